@@ -1,0 +1,291 @@
+//! In-process circuit breaker per provider key.
+//!
+//! Closed: outcomes go into a sliding time window; once it holds `min_requests` outcomes
+//! and the error rate reaches the threshold, the circuit opens. Open: the key is skipped
+//! until the open period ends. Half-open: one probe request at a time is let through;
+//! `half_open_successes` successes in a row close the circuit, one failure re-opens it
+//! with the open period doubled (up to `max_open_secs`).
+//!
+//! Breakers live in a [`CircuitRegistry`] keyed by provider and key name, so their state
+//! survives config reloads.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Thresholds, compiled from `[circuit_breaker]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CircuitSettings {
+    /// Sliding window length.
+    pub window: Duration,
+    /// Outcomes needed before the rate counts.
+    pub min_requests: u32,
+    /// Error rate that opens the circuit.
+    pub error_rate: f64,
+    /// First open period.
+    pub open_for: Duration,
+    /// Longest open period.
+    pub max_open_for: Duration,
+    /// Successes that close a half-open circuit.
+    pub half_open_successes: u32,
+}
+
+/// Whether a request may use the key now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Closed circuit: go ahead.
+    Allowed,
+    /// Half-open: this request is the probe.
+    Probe,
+    /// Open (or a probe is already out): skip this key.
+    Rejected,
+}
+
+/// The outcome of one attempt, as far as the key's health is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The upstream answered properly (including a client-fault 4xx).
+    Success,
+    /// Connect error, timeout, 429, 5xx, 401/403, embedded stream error.
+    Failure,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Closed,
+    Open {
+        until: Instant,
+    },
+    HalfOpen {
+        successes: u32,
+        probe_since: Option<Instant>,
+    },
+}
+
+#[derive(Debug)]
+struct State {
+    phase: Phase,
+    window: VecDeque<(Instant, Outcome)>,
+    open_for: Option<Duration>,
+}
+
+/// One key's breaker.
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    state: Mutex<State>,
+}
+
+/// A read-only view for the admin API.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CircuitView {
+    /// `closed`, `open` or `half-open`.
+    pub state: &'static str,
+    /// Outcomes in the current window.
+    pub window_requests: usize,
+    /// Failures in the current window.
+    pub window_failures: usize,
+    /// Seconds until an open circuit lets a probe through.
+    pub retry_in_secs: Option<u64>,
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        CircuitBreaker {
+            state: Mutex::new(State {
+                phase: Phase::Closed,
+                window: VecDeque::new(),
+                open_for: None,
+            }),
+        }
+    }
+}
+
+impl CircuitBreaker {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is always left consistent, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks whether a request may use this key at `now`.
+    pub fn admit(&self, settings: &CircuitSettings, now: Instant) -> Admission {
+        let mut s = self.lock();
+        match s.phase {
+            Phase::Closed => Admission::Allowed,
+            Phase::Open { until } if now < until => Admission::Rejected,
+            Phase::Open { .. } => {
+                s.phase = Phase::HalfOpen {
+                    successes: 0,
+                    probe_since: Some(now),
+                };
+                Admission::Probe
+            }
+            Phase::HalfOpen { successes, probe_since } => match probe_since {
+                // A probe whose request vanished without an outcome must not wedge the key.
+                Some(since) if now.duration_since(since) < settings.open_for => Admission::Rejected,
+                _ => {
+                    s.phase = Phase::HalfOpen {
+                        successes,
+                        probe_since: Some(now),
+                    };
+                    Admission::Probe
+                }
+            },
+        }
+    }
+
+    /// Records the outcome of an attempt that was admitted.
+    pub fn record(&self, settings: &CircuitSettings, outcome: Outcome, now: Instant) {
+        let mut s = self.lock();
+        match s.phase {
+            Phase::Closed => {
+                s.window.push_back((now, outcome));
+                while s
+                    .window
+                    .front()
+                    .is_some_and(|(t, _)| now.duration_since(*t) > settings.window)
+                {
+                    s.window.pop_front();
+                }
+                let total = s.window.len();
+                let failures = s.window.iter().filter(|(_, o)| *o == Outcome::Failure).count();
+                if total >= settings.min_requests as usize && failures as f64 >= settings.error_rate * total as f64 {
+                    let open_for = settings.open_for;
+                    s.open_for = Some(open_for);
+                    s.phase = Phase::Open { until: now + open_for };
+                    s.window.clear();
+                }
+            }
+            Phase::HalfOpen { successes, .. } => match outcome {
+                Outcome::Success if successes + 1 >= settings.half_open_successes => {
+                    s.phase = Phase::Closed;
+                    s.open_for = None;
+                    s.window.clear();
+                }
+                Outcome::Success => {
+                    s.phase = Phase::HalfOpen {
+                        successes: successes + 1,
+                        probe_since: None,
+                    };
+                }
+                Outcome::Failure => {
+                    let next = s
+                        .open_for
+                        .map_or(settings.open_for, |d| (d * 2).min(settings.max_open_for));
+                    s.open_for = Some(next);
+                    s.phase = Phase::Open { until: now + next };
+                }
+            },
+            // An attempt admitted before the circuit opened: its outcome is already stale.
+            Phase::Open { .. } => {}
+        }
+    }
+
+    /// The current state, for the admin API.
+    pub fn view(&self, now: Instant) -> CircuitView {
+        let s = self.lock();
+        let failures = s.window.iter().filter(|(_, o)| *o == Outcome::Failure).count();
+        let (state, retry_in_secs) = match s.phase {
+            Phase::Closed => ("closed", None),
+            Phase::Open { until } => ("open", Some(until.saturating_duration_since(now).as_secs())),
+            Phase::HalfOpen { .. } => ("half-open", None),
+        };
+        CircuitView {
+            state,
+            window_requests: s.window.len(),
+            window_failures: failures,
+            retry_in_secs,
+        }
+    }
+}
+
+/// Breakers by (provider name, key name), shared across config generations.
+#[derive(Debug, Default)]
+pub struct CircuitRegistry {
+    breakers: Mutex<HashMap<(String, String), Arc<CircuitBreaker>>>,
+}
+
+impl CircuitRegistry {
+    /// The breaker for a key, created on first use.
+    pub fn get(&self, provider: &str, key: &str) -> Arc<CircuitBreaker> {
+        let mut map = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry((provider.to_owned(), key.to_owned())).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> CircuitSettings {
+        CircuitSettings {
+            window: Duration::from_secs(60),
+            min_requests: 4,
+            error_rate: 0.5,
+            open_for: Duration::from_secs(10),
+            max_open_for: Duration::from_secs(25),
+            half_open_successes: 2,
+        }
+    }
+
+    #[test]
+    fn opens_half_opens_and_closes() {
+        let s = settings();
+        let b = CircuitBreaker::default();
+        let t0 = Instant::now();
+        for _ in 0..2 {
+            b.record(&s, Outcome::Success, t0);
+        }
+        b.record(&s, Outcome::Failure, t0);
+        assert_eq!(b.admit(&s, t0), Admission::Allowed);
+        b.record(&s, Outcome::Failure, t0); // 2 of 4 failed: opens
+        assert_eq!(b.admit(&s, t0 + Duration::from_secs(9)), Admission::Rejected);
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(b.admit(&s, t1), Admission::Probe);
+        assert_eq!(b.admit(&s, t1), Admission::Rejected, "one probe at a time");
+        b.record(&s, Outcome::Success, t1);
+        assert_eq!(b.view(t1).state, "half-open");
+        assert_eq!(b.admit(&s, t1), Admission::Probe);
+        b.record(&s, Outcome::Success, t1);
+        assert_eq!(b.view(t1).state, "closed");
+        assert_eq!(b.admit(&s, t1), Admission::Allowed);
+    }
+
+    #[test]
+    fn failed_probe_doubles_open_period_up_to_max() {
+        let s = settings();
+        let b = CircuitBreaker::default();
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            b.record(&s, Outcome::Failure, t0);
+        }
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(b.admit(&s, t1), Admission::Probe);
+        b.record(&s, Outcome::Failure, t1);
+        assert_eq!(b.admit(&s, t1 + Duration::from_secs(19)), Admission::Rejected);
+        let t2 = t1 + Duration::from_secs(20);
+        assert_eq!(b.admit(&s, t2), Admission::Probe);
+        b.record(&s, Outcome::Failure, t2);
+        assert_eq!(b.view(t2).retry_in_secs, Some(25), "capped at max_open_for");
+    }
+
+    #[test]
+    fn old_outcomes_leave_the_window() {
+        let s = settings();
+        let b = CircuitBreaker::default();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            b.record(&s, Outcome::Failure, t0);
+        }
+        b.record(&s, Outcome::Failure, t0 + Duration::from_secs(61));
+        assert_eq!(b.view(t0).state, "closed");
+    }
+
+    #[test]
+    fn registry_keeps_state_across_lookups() {
+        let r = CircuitRegistry::default();
+        assert!(Arc::ptr_eq(&r.get("p", "k"), &r.get("p", "k")));
+        assert!(!Arc::ptr_eq(&r.get("p", "k"), &r.get("p", "k2")));
+    }
+}

@@ -1,0 +1,74 @@
+//! The client side of a request: reading its body under the limit, noticing that it went
+//! away, and writing Aether-made responses (errors, JSON). Every response carries
+//! `x-request-id`.
+
+use bytes::{Bytes, BytesMut};
+use pingora::http::ResponseHeader;
+use pingora::protocols::http::ServerSession;
+
+use crate::error::GatewayError;
+
+/// Reads the whole request body, refusing it once it passes `limit` bytes.
+pub async fn read_body(session: &mut ServerSession, limit: usize) -> Result<Bytes, GatewayError> {
+    let declared = session
+        .get_header(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(GatewayError::BodyTooLarge { limit });
+    }
+    if session
+        .get_header(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+    {
+        session
+            .write_continue_response()
+            .await
+            .map_err(|e| GatewayError::BodyRead(e.etype().as_str().to_owned()))?;
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(GatewayError::BodyTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => return Err(GatewayError::BodyRead(e.etype().as_str().to_owned())),
+        }
+    }
+}
+
+/// Resolves when the client has closed its connection (or reset its HTTP/2 stream).
+/// Never resolves while the client is still there.
+pub async fn client_gone(session: &mut ServerSession) {
+    loop {
+        match session.read_body_or_idle(true).await {
+            Err(_) => return,
+            // Nothing to watch on this session type: wait forever.
+            Ok(None) => std::future::pending::<()>().await,
+            Ok(Some(_)) => {}
+        }
+    }
+}
+
+/// A response header with `x-request-id`.
+pub fn response_header(status: u16, request_id: &str, capacity: usize) -> pingora::Result<ResponseHeader> {
+    let mut header = ResponseHeader::build(status, Some(capacity + 1))?;
+    header.insert_header("x-request-id", request_id)?;
+    Ok(header)
+}
+
+/// Writes a complete JSON response. Returns false when the client could not be written to.
+pub async fn write_json(session: &mut ServerSession, status: u16, request_id: &str, body: Vec<u8>) -> bool {
+    let write = async {
+        let mut header = response_header(status, request_id, 2)?;
+        header.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+        header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
+        session.write_response_header(Box::new(header)).await?;
+        session.write_response_body(Bytes::from(body), true).await
+    };
+    write.await.is_ok()
+}

@@ -1,0 +1,181 @@
+//! The request-path error: one enum for everything that ends a request before a response
+//! from an upstream is relayed. Each variant knows its HTTP status, its client-safe message,
+//! whose fault it was, and is rendered in the client's own wire format in one place
+//! ([`GatewayError::body`]).
+
+use thiserror::Error;
+
+use crate::format::{ErrorClass, WireFormat};
+
+/// Whose fault an error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The client sent something wrong.
+    Client,
+    /// Upstreams failed.
+    Upstream,
+    /// Aether itself failed.
+    Gateway,
+}
+
+/// Everything that can end a request with an Aether-made error response.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum GatewayError {
+    /// No route for this path.
+    #[error("no route for {method} {path}")]
+    NotFound {
+        /// Method.
+        method: String,
+        /// Path (without the query).
+        path: String,
+    },
+    /// The route exists, not for this method.
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed {
+        /// Method.
+        method: String,
+        /// Path.
+        path: String,
+    },
+    /// No client key in any of the headers the formats use.
+    #[error("missing API key")]
+    MissingKey,
+    /// A client key that is not configured.
+    #[error("invalid API key")]
+    InvalidKey,
+    /// The key may not use this model.
+    #[error("this API key may not use model {0:?}")]
+    ModelNotAllowed(String),
+    /// No provider serves this model.
+    #[error("model {0:?} is not served by this gateway")]
+    UnknownModel(String),
+    /// The body names no model.
+    #[error("request body has no \"model\" field")]
+    MissingModel,
+    /// Body over the configured limit.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The body is not valid JSON.
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// The body is JSON, but not a request.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The client went away or sent a broken body.
+    #[error("could not read the request body: {0}")]
+    BodyRead(String),
+    /// Every candidate's circuit is open.
+    #[error("no upstream is available for model {model:?}: every provider key is temporarily disabled after errors")]
+    NoHealthyUpstream {
+        /// The model.
+        model: String,
+    },
+    /// Every candidate was tried and failed.
+    #[error("all {tried} upstream candidates failed; last error: {last}")]
+    AllFailed {
+        /// How many candidates were tried.
+        tried: usize,
+        /// The last failure, client-safe.
+        last: String,
+    },
+    /// Providers serve the model, none in the client's format (conversion is not built yet).
+    #[error(
+        "model {model:?} is served only by providers of another wire format than {format}; cross-format conversion is not enabled"
+    )]
+    NoCompatibleUpstream {
+        /// The model.
+        model: String,
+        /// The client's format.
+        format: WireFormat,
+    },
+    /// An upstream response could not be relayed.
+    #[error("upstream response could not be read: {0}")]
+    UpstreamBroken(String),
+}
+
+impl GatewayError {
+    /// The error class, which decides status and each format's error type.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            GatewayError::NotFound { .. } | GatewayError::UnknownModel(_) => ErrorClass::NotFound,
+            GatewayError::MethodNotAllowed { .. } => ErrorClass::MethodNotAllowed,
+            GatewayError::MissingKey | GatewayError::InvalidKey => ErrorClass::Authentication,
+            GatewayError::ModelNotAllowed(_) => ErrorClass::Permission,
+            GatewayError::BodyTooLarge { .. } => ErrorClass::TooLarge,
+            GatewayError::MissingModel
+            | GatewayError::MalformedJson(_)
+            | GatewayError::InvalidRequest(_)
+            | GatewayError::BodyRead(_) => ErrorClass::InvalidRequest,
+            GatewayError::NoHealthyUpstream { .. }
+            | GatewayError::AllFailed { .. }
+            | GatewayError::NoCompatibleUpstream { .. } => ErrorClass::Unavailable,
+            GatewayError::UpstreamBroken(_) => ErrorClass::Internal,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self.class() {
+            ErrorClass::InvalidRequest => 400,
+            ErrorClass::Authentication => 401,
+            ErrorClass::Permission => 403,
+            ErrorClass::NotFound => 404,
+            ErrorClass::MethodNotAllowed => 405,
+            ErrorClass::TooLarge => 413,
+            ErrorClass::RateLimited => 429,
+            ErrorClass::Internal => 502,
+            ErrorClass::Unavailable => 503,
+            ErrorClass::Timeout => 504,
+        }
+    }
+
+    /// Whose fault it was.
+    pub fn fault(&self) -> Fault {
+        match self.class() {
+            ErrorClass::Unavailable | ErrorClass::Timeout => Fault::Upstream,
+            ErrorClass::Internal => Fault::Gateway,
+            _ => Fault::Client,
+        }
+    }
+
+    /// The response body in `format`'s error shape. The message never contains secrets:
+    /// no variant carries a key, and upstream errors are summarised, not echoed with headers.
+    pub fn body(&self, format: WireFormat) -> Vec<u8> {
+        format.error_body(self.class(), self.status(), &self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_faults() {
+        assert_eq!(GatewayError::MissingKey.status(), 401);
+        assert_eq!(GatewayError::BodyTooLarge { limit: 1 }.status(), 413);
+        let all = GatewayError::AllFailed {
+            tried: 3,
+            last: "HTTP 500".into(),
+        };
+        assert_eq!((all.status(), all.fault()), (503, Fault::Upstream));
+        let body: serde_json::Value = serde_json::from_slice(&all.body(WireFormat::Claude)).unwrap();
+        assert_eq!(body["error"]["type"], "overloaded_error");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("all 3 upstream candidates failed")
+        );
+        assert_eq!(
+            GatewayError::MethodNotAllowed {
+                method: "GET".into(),
+                path: "/v1/messages".into()
+            }
+            .status(),
+            405
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! Aether: an LLM API gateway on Pingora.
+//!
+//! Clients speak any of four wire formats (Anthropic Messages, OpenAI Chat Completions,
+//! OpenAI Responses, Gemini). Aether authenticates them ([`ingress`]), reads the routing
+//! facts of the body ([`inspect`]), plans candidates ([`router`], [`circuit`]), tries them in
+//! turn on Pingora's connectors ([`failover`], [`upstream`]) and relays the answer, streamed
+//! event by event ([`relay`], [`sse`]). [`service`] strings these phases together.
+
+pub mod admin;
+pub mod circuit;
+pub mod config;
+pub mod count_tokens;
+pub mod downstream;
+pub mod error;
+pub mod failover;
+pub mod format;
+pub mod headers;
+pub mod ingress;
+pub mod inspect;
+pub mod listener;
+pub mod models;
+pub mod relay;
+pub mod request_id;
+pub mod response_model;
+pub mod router;
+pub mod server;
+pub mod service;
+pub mod sse;
+pub mod upstream;

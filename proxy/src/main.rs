@@ -1,0 +1,144 @@
+//! The `aether` command: `serve`, `check`, `mock`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aether::circuit::CircuitRegistry;
+use aether::config::{self, Severity, reload::ConfigStore};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "aether", version, about = "LLM API gateway on Pingora")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Config file.
+        #[arg(long, short, default_value = "conf/aether.toml")]
+        config: PathBuf,
+        /// Take over the listening sockets of a running instance (graceful upgrade).
+        #[arg(long)]
+        upgrade: bool,
+    },
+    /// Validate a config file; exits non-zero listing every problem.
+    Check {
+        /// Config file.
+        #[arg(long, short, default_value = "conf/aether.toml")]
+        config: PathBuf,
+    },
+    /// Run the mock LLM upstream (all four formats) for demos, tests and benchmarks.
+    Mock {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: SocketAddr,
+        /// Delay before response headers, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Delay before the first stream event, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        ttfb_ms: u64,
+        /// Text events per stream.
+        #[arg(long, default_value_t = 5)]
+        chunks: usize,
+        /// Delay between stream events, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        interval_ms: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config, upgrade } => serve(config, upgrade),
+        Command::Check { config } => check(&config),
+        Command::Mock {
+            listen,
+            latency_ms,
+            ttfb_ms,
+            chunks,
+            interval_ms,
+        } => mock(listen, latency_ms, ttfb_ms, chunks, interval_ms),
+    }
+}
+
+fn serve(path: PathBuf, upgrade: bool) -> ExitCode {
+    let registry = Arc::new(CircuitRegistry::default());
+    let loaded = match config::load(&path, &registry) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("aether: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!("{}: {w}", path.display());
+    }
+    let store = Arc::new(ConfigStore::new(loaded.runtime, registry, Some(path)));
+    match aether::server::run(&loaded.file, store, upgrade) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aether: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let file = match config::read(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let diagnostics = config::validate::validate(&file);
+    for d in &diagnostics {
+        let level = if d.severity == Severity::Error {
+            "error"
+        } else {
+            "warning"
+        };
+        eprintln!("{level}: {d}");
+    }
+    if diagnostics.is_empty() {
+        println!("{}: ok", path.display());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{}: {} problem(s)", path.display(), diagnostics.len());
+        ExitCode::FAILURE
+    }
+}
+
+fn mock(listen: SocketAddr, latency_ms: u64, ttfb_ms: u64, chunks: usize, interval_ms: u64) -> ExitCode {
+    let config = aether_mock::MockConfig {
+        latency: Duration::from_millis(latency_ms),
+        ttfb: Duration::from_millis(ttfb_ms),
+        chunks,
+        interval: Duration::from_millis(interval_ms),
+        ..aether_mock::MockConfig::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("aether mock: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(aether_mock::run(listen, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aether mock: cannot serve on {listen}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Routing: the ordered candidate list `(provider, key, upstream model)` for a request.
+//!
+//! Order: provider priority (lower first); within a priority tier, weighted rendezvous
+//! hashing of the client key against each provider key. Rendezvous hashing gives each
+//! client a stable first choice (so a client sticks to one key and keeps that provider's
+//! prompt cache warm), spreads clients across keys in proportion to their weights, and
+//! gives a stable fallback order. Keys whose circuit is open are left out and counted.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::circuit::Admission;
+use crate::config::compile::fnv1a;
+use crate::config::compile::{Route, RuntimeConfig};
+
+/// One upstream to try.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Provider, key and upstream model.
+    pub route: Route,
+    /// Normal attempt or half-open probe.
+    pub admission: Admission,
+}
+
+impl Candidate {
+    /// The model name to send upstream.
+    pub fn upstream_model<'a>(&'a self, requested: &'a str) -> &'a str {
+        self.route.upstream_model.as_deref().unwrap_or(requested)
+    }
+}
+
+/// The candidates for one request.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// In the order to try them.
+    pub candidates: Vec<Candidate>,
+    /// Routes skipped because their circuit is open.
+    pub skipped_open: usize,
+    /// Whether any route serves the model at all.
+    pub model_known: bool,
+}
+
+/// Plans the candidates for `model` (already canonical) for the client whose key hashes to
+/// `client_hash`.
+pub fn plan(config: &RuntimeConfig, model: &str, client_hash: &[u8; 32], now: Instant) -> Plan {
+    let routes = config.routes(model);
+    let client_seed = fnv1a(client_hash);
+    let mut scored: Vec<(i32, f64, &Route)> = routes
+        .iter()
+        .map(|r| {
+            (
+                r.provider.priority,
+                rendezvous_score(client_seed, r.key.affinity_seed, r.key.weight),
+                r,
+            )
+        })
+        .collect();
+    // Priority ascending, then score descending; `total_cmp` keeps the order total.
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    let mut plan = Plan {
+        model_known: !routes.is_empty(),
+        ..Plan::default()
+    };
+    for (_, _, route) in scored {
+        match route.key.breaker.admit(&config.circuit, now) {
+            Admission::Rejected => plan.skipped_open += 1,
+            admission => plan.candidates.push(Candidate {
+                route: route.clone(),
+                admission,
+            }),
+        }
+    }
+    plan
+}
+
+/// Weighted rendezvous score: `-w / ln(u)` with `u` a uniform hash in (0, 1).
+fn rendezvous_score(client_seed: u64, key_seed: u64, weight: u32) -> f64 {
+    let h = splitmix64(client_seed ^ key_seed);
+    // 53 random bits mapped into (0, 1), excluding both ends.
+    let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    -f64::from(weight) / u.ln()
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Identity of a route for logs and records: `provider/key`.
+pub fn route_label(route: &Route) -> String {
+    format!("{}/{}", route.provider.name, route.key.name)
+}
+
+/// Whether two candidates are the same provider key.
+pub fn same_key(a: &Route, b: &Route) -> bool {
+    Arc::ptr_eq(&a.key, &b.key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::circuit::{CircuitRegistry, Outcome};
+    use crate::config::ConfigFile;
+
+    fn config(weights: &[u32]) -> RuntimeConfig {
+        let mut text = String::from(
+            "[[providers]]\nname = \"low\"\nformat = \"claude\"\nbase_url = \"http://127.0.0.1:1\"\npriority = 5\nmodels = { m = \"m\" }\n[[providers.keys]]\nname = \"only\"\napi_key = \"x\"\n",
+        );
+        text.push_str("[[providers]]\nname = \"main\"\nformat = \"claude\"\nbase_url = \"http://127.0.0.1:2\"\nmodels = { m = \"m\" }\n");
+        for (i, w) in weights.iter().enumerate() {
+            text.push_str(&format!(
+                "[[providers.keys]]\nname = \"k{i}\"\napi_key = \"x\"\nweight = {w}\n"
+            ));
+        }
+        let file: ConfigFile = toml::from_str(&text).unwrap();
+        RuntimeConfig::compile(&file, &CircuitRegistry::default()).unwrap()
+    }
+
+    fn first_key(rt: &RuntimeConfig, client: u8) -> String {
+        let p = plan(rt, "m", &[client; 32], Instant::now());
+        p.candidates[0].route.key.name.clone()
+    }
+
+    #[test]
+    fn priority_then_sticky_weighted_spread() {
+        let rt = config(&[1, 3]);
+        let p = plan(&rt, "m", &[7; 32], Instant::now());
+        assert_eq!(p.candidates.len(), 3);
+        assert_eq!(p.candidates[2].route.provider.name, "low", "lower priority tier last");
+        // Sticky: the same client always gets the same first key.
+        assert_eq!(first_key(&rt, 1), first_key(&rt, 1));
+        // Spread by weight over many clients: k1 (weight 3) gets about three quarters.
+        let k1 = (0..=255u8).filter(|c| first_key(&rt, *c) == "k1").count();
+        assert!((150..230).contains(&k1), "k1 chosen for {k1} of 256 clients");
+    }
+
+    #[test]
+    fn open_circuits_are_skipped() {
+        let rt = config(&[1]);
+        let key = &rt.routes("m")[0].key;
+        let now = Instant::now();
+        for _ in 0..5 {
+            key.breaker.record(&rt.circuit, Outcome::Failure, now);
+        }
+        let p = plan(&rt, "m", &[1; 32], now);
+        assert_eq!((p.candidates.len(), p.skipped_open), (1, 1));
+        assert!(plan(&rt, "nope", &[1; 32], now).candidates.is_empty());
+    }
+}

@@ -1,0 +1,85 @@
+//! Assembles the Pingora server: the gateway listener (plain and optional TLS), the admin
+//! listener and the config watcher, with graceful shutdown and graceful upgrade.
+//!
+//! SIGTERM: stop accepting, let in-flight requests and streams finish for up to
+//! `server.grace_period_secs`, then exit. Graceful upgrade: start the new binary with
+//! `aether serve --upgrade`; it takes the listening sockets from the old process over
+//! `server.upgrade_sock` once the old one gets SIGQUIT, and the old one drains.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::apps::http_app::HttpServer;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{BackgroundService, background_service};
+use pingora::services::listening::Service;
+
+use crate::admin::Admin;
+use crate::config::ConfigFile;
+use crate::config::reload::ConfigStore;
+use crate::service::Gateway;
+
+/// How often the config file is checked for changes.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The TLS listener could not be set up.
+    #[error("TLS listener: {0}")]
+    Tls(String),
+}
+
+struct ConfigWatcher(Arc<ConfigStore>);
+
+#[async_trait]
+impl BackgroundService for ConfigWatcher {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        tokio::select! {
+            () = self.0.clone().watch(WATCH_INTERVAL) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Runs the gateway until shutdown. Does not return.
+pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<(), ServeError> {
+    let s = &file.server;
+    let conf = ServerConf {
+        threads: if s.threads == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            s.threads
+        },
+        grace_period_seconds: Some(s.grace_period_secs),
+        graceful_shutdown_timeout_seconds: Some(s.grace_period_secs),
+        upgrade_sock: s.upgrade_sock.clone(),
+        pid_file: s.pid_file.clone(),
+        ..ServerConf::default()
+    };
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let mut gateway = Service::new("aether gateway".into(), Gateway::new(store.clone()));
+    gateway.add_tcp(&s.listen);
+    if let Some(tls) = &s.tls {
+        gateway
+            .add_tls(&tls.listen, &tls.cert, &tls.key)
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
+    }
+    server.add_service(gateway);
+    if let Some(admin) = &file.admin {
+        let mut service = Service::new("aether admin".into(), HttpServer::new_app(Admin::new(store.clone())));
+        service.add_tcp(&admin.listen);
+        server.add_service(service);
+    }
+    server.add_service(background_service("config watcher", ConfigWatcher(store)));
+    tracing::info!(listen = %s.listen, tls = ?s.tls.as_ref().map(|t| &t.listen), admin = ?file.admin.as_ref().map(|a| &a.listen), "aether serving");
+    server.run_forever()
+}

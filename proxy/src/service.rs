@@ -1,0 +1,336 @@
+//! The gateway as a Pingora HTTP application: a fixed series of short phases per request,
+//! with the per-request state in one [`RequestCtx`].
+//!
+//! read head → classify endpoint → authenticate → read body → inspect → route →
+//! failover loop → relay → log. Aether reads the whole request body itself before choosing
+//! an upstream (routing and conversion need it, and Pingora's `ProxyHttp` cannot replay a
+//! body over 64 KiB), then drives Pingora's connectors in its own failover loop.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, HttpServerOptions, ReusedHttpStream};
+use pingora::protocols::http::ServerSession;
+use pingora::server::ShutdownWatch;
+
+use crate::config::compile::{ClientKey, RuntimeConfig};
+use crate::config::reload::ConfigStore;
+use crate::downstream::{self, client_gone};
+use crate::error::GatewayError;
+use crate::failover::{self, AttemptRecord, Outgoing};
+use crate::format::WireFormat;
+use crate::ingress::{self, Endpoint, GeminiTarget};
+use crate::inspect::{self, RequestFacts};
+use crate::relay::{self, RelayEnd, RelayParams};
+use crate::response_model::ModelRewrite;
+use crate::router::{self, Candidate};
+use crate::upstream::Upstreams;
+
+/// The gateway application.
+#[derive(Debug)]
+pub struct Gateway {
+    store: Arc<ConfigStore>,
+    upstreams: Upstreams,
+    options: HttpServerOptions,
+}
+
+/// Per-request state, threaded through the phases.
+#[derive(Debug)]
+pub struct RequestCtx {
+    /// The id returned in `x-request-id`.
+    pub id: String,
+    /// When the request head was read.
+    pub started: Instant,
+    /// The config generation this request runs on, start to finish.
+    pub config: Arc<RuntimeConfig>,
+    /// The client's format (decides the error shape).
+    pub format: WireFormat,
+    /// The authenticated client key.
+    pub client: Option<Arc<ClientKey>>,
+    /// The model asked for.
+    pub model: Option<String>,
+    /// Every upstream attempt.
+    pub attempts: Vec<AttemptRecord>,
+    /// The status sent to the client.
+    pub status: Option<u16>,
+    /// How the response ended.
+    pub end: Option<RelayEnd>,
+}
+
+/// Whether the client connection may serve another request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    Keep,
+    Close,
+}
+
+impl Gateway {
+    /// A gateway serving the store's current config.
+    pub fn new(store: Arc<ConfigStore>) -> Self {
+        let mut options = HttpServerOptions::default();
+        options.h2c = true;
+        Gateway {
+            store,
+            upstreams: Upstreams::default(),
+            options,
+        }
+    }
+
+    async fn handle(&self, s: &mut ServerSession, ctx: &mut RequestCtx) -> Result<Reuse, GatewayError> {
+        let method = s.req_header().method.clone();
+        let path = s.req_header().uri.path().to_owned();
+        let query = s.req_header().uri.query().map(str::to_owned);
+        let endpoint = ingress::classify(&method, &path).map_err(|(format, e)| {
+            ctx.format = format;
+            e
+        })?;
+        ctx.format = match &endpoint {
+            Endpoint::Generate { format, .. } => *format,
+            Endpoint::CountTokens => WireFormat::Claude,
+            Endpoint::ListModels => crate::models::listing_format(&s.req_header().headers, &path, query.as_deref()),
+        };
+        let key_hash =
+            ingress::client_key_hash(&s.req_header().headers, query.as_deref()).ok_or(GatewayError::MissingKey)?;
+        let client = ctx.config.client(&key_hash).cloned().ok_or(GatewayError::InvalidKey)?;
+        ctx.client = Some(client.clone());
+
+        if endpoint == Endpoint::ListModels {
+            let body = crate::models::listing(&ctx.config, &client, ctx.format);
+            let written = downstream::write_json(s, 200, &ctx.id, body.to_string().into_bytes()).await;
+            ctx.status = Some(200);
+            return Ok(if written { Reuse::Keep } else { Reuse::Close });
+        }
+
+        let body = downstream::read_body(s, ctx.config.max_body_bytes).await?;
+        let count_tokens = endpoint == Endpoint::CountTokens;
+        let (format, gemini) = match endpoint {
+            Endpoint::Generate { format, gemini } => (format, gemini),
+            _ => (WireFormat::Claude, None),
+        };
+        let facts = inspect::inspect(format, &body, gemini.as_ref())?;
+        ctx.model = Some(facts.model.clone());
+        let canonical = ctx.config.canonical_model(&facts.model).to_owned();
+        if !client.models.allows(&canonical) && !client.models.allows(&facts.model) {
+            return Err(GatewayError::ModelNotAllowed(facts.model.clone()));
+        }
+        let mut plan = router::plan(&ctx.config, &canonical, &key_hash, Instant::now());
+        if !plan.model_known {
+            return Err(GatewayError::UnknownModel(facts.model.clone()));
+        }
+        if count_tokens
+            && plan
+                .candidates
+                .first()
+                .is_none_or(|c| c.route.provider.format != WireFormat::Claude)
+        {
+            return Ok(self.count_tokens_locally(s, ctx, &body).await);
+        }
+        // Same-format routing only until the conversion plugins land.
+        let before = plan.candidates.len();
+        plan.candidates.retain(|c| c.route.provider.format == format);
+        if plan.candidates.is_empty() {
+            return Err(if before == 0 && plan.skipped_open > 0 {
+                GatewayError::NoHealthyUpstream {
+                    model: facts.model.clone(),
+                }
+            } else {
+                GatewayError::NoCompatibleUpstream {
+                    model: facts.model.clone(),
+                    format,
+                }
+            });
+        }
+        self.proxy(
+            s,
+            ctx,
+            &body,
+            &facts,
+            gemini.as_ref(),
+            query.as_deref(),
+            count_tokens,
+            &plan,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn proxy(
+        &self,
+        s: &mut ServerSession,
+        ctx: &mut RequestCtx,
+        body: &Bytes,
+        facts: &RequestFacts,
+        gemini: Option<&GeminiTarget>,
+        query: Option<&str>,
+        count_tokens: bool,
+        plan: &router::Plan,
+    ) -> Result<Reuse, GatewayError> {
+        let body_for = |upstream_model: &str| same_format_body(body, facts, upstream_model);
+        let claude_beta = query
+            .and_then(|q| ingress::query_param(q, "beta"))
+            .is_some_and(|v| v == "true");
+        let path_for =
+            |c: &Candidate, upstream_model: &str| upstream_path(c, upstream_model, gemini, count_tokens, claude_beta);
+        let client_headers = s.req_header().headers.clone();
+        let out = Outgoing {
+            requested_model: &facts.model,
+            client_headers: &client_headers,
+            body_for: &body_for,
+            path_for: &path_for,
+            stream: facts.stream,
+        };
+        let config = ctx.config.clone();
+        let attempt = failover::run(&self.upstreams, &config, plan, &out, &mut ctx.attempts);
+        let (candidate, response) = tokio::select! {
+            result = attempt => result?,
+            () = client_gone(s) => {
+                ctx.end = Some(RelayEnd::ClientGone);
+                return Ok(Reuse::Close);
+            }
+        };
+        ctx.status = Some(response.header.status.as_u16());
+        let rewrite = ModelRewrite::new(candidate.upstream_model(&facts.model), &facts.model);
+        let params = RelayParams {
+            request_id: &ctx.id,
+            format: ctx.format,
+            rewrite: rewrite.as_ref(),
+        };
+        let end = relay::relay(s, &self.upstreams, response, params).await?;
+        let reuse = if end == RelayEnd::Complete {
+            Reuse::Keep
+        } else {
+            Reuse::Close
+        };
+        ctx.end = Some(end);
+        Ok(reuse)
+    }
+
+    async fn count_tokens_locally(&self, s: &mut ServerSession, ctx: &mut RequestCtx, body: &Bytes) -> Reuse {
+        let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let tokens = crate::count_tokens::estimate(&value);
+        let answer = serde_json::json!({ "input_tokens": tokens }).to_string().into_bytes();
+        ctx.status = Some(200);
+        if downstream::write_json(s, 200, &ctx.id, answer).await {
+            Reuse::Keep
+        } else {
+            Reuse::Close
+        }
+    }
+
+    async fn respond_error(&self, s: &mut ServerSession, ctx: &mut RequestCtx, error: &GatewayError) -> Reuse {
+        let status = error.status();
+        ctx.status = Some(status);
+        // A body left unread would be parsed as the next request: close instead.
+        let reuse = if s.is_body_done() { Reuse::Keep } else { Reuse::Close };
+        if reuse == Reuse::Close {
+            s.set_keepalive(None);
+        }
+        if downstream::write_json(s, status, &ctx.id, error.body(ctx.format)).await {
+            reuse
+        } else {
+            Reuse::Close
+        }
+    }
+}
+
+/// The upstream path and query for a candidate.
+fn upstream_path(
+    c: &Candidate,
+    upstream_model: &str,
+    gemini: Option<&GeminiTarget>,
+    count_tokens: bool,
+    claude_beta: bool,
+) -> String {
+    let provider = &c.route.provider;
+    let action = match gemini {
+        Some(t) if t.stream => "streamGenerateContent",
+        _ => "generateContent",
+    };
+    let mut path = provider
+        .path_template
+        .replace("{model}", upstream_model)
+        .replace("{action}", action);
+    if count_tokens {
+        path.push_str("/count_tokens");
+    }
+    match (provider.format, gemini) {
+        (WireFormat::Gemini, Some(t)) if t.stream => path.push_str("?alt=sse"),
+        (WireFormat::Claude, _) if claude_beta => path.push_str("?beta=true"),
+        _ => {}
+    }
+    path
+}
+
+#[async_trait]
+impl HttpServerApp for Gateway {
+    async fn process_new_http(
+        self: &Arc<Self>,
+        mut session: ServerSession,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        match session.read_request().await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return None,
+        }
+        if *shutdown.borrow() {
+            session.set_keepalive(None);
+        }
+        session.set_abort_on_close(true);
+        let mut ctx = RequestCtx {
+            id: crate::request_id::next(),
+            started: Instant::now(),
+            config: self.store.current(),
+            format: WireFormat::OpenaiChat,
+            client: None,
+            model: None,
+            attempts: Vec::new(),
+            status: None,
+            end: None,
+        };
+        let reuse = match self.handle(&mut session, &mut ctx).await {
+            Ok(reuse) => reuse,
+            Err(error) => self.respond_error(&mut session, &mut ctx, &error).await,
+        };
+        log_request(&session, &ctx);
+        if reuse == Reuse::Close {
+            return None;
+        }
+        let settings = HttpPersistentSettings::for_session(&session);
+        match session.finish().await {
+            Ok(Some(stream)) => Some(ReusedHttpStream::from_reusable_stream(stream, settings)),
+            _ => None,
+        }
+    }
+
+    fn server_options(&self) -> Option<&HttpServerOptions> {
+        Some(&self.options)
+    }
+}
+
+fn log_request(session: &ServerSession, ctx: &RequestCtx) {
+    let header = session.req_header();
+    tracing::info!(
+        request_id = %ctx.id,
+        method = %header.method,
+        path = header.uri.path(),
+        format = %ctx.format,
+        client = ctx.client.as_ref().map_or("-", |c| c.name.as_str()),
+        model = ctx.model.as_deref().unwrap_or("-"),
+        status = ctx.status.unwrap_or(0),
+        attempts = ctx.attempts.len(),
+        end = ?ctx.end,
+        ms = ctx.started.elapsed().as_millis() as u64,
+        "request"
+    );
+}
+
+/// The upstream body for a same-format candidate: the client's, with the model swapped.
+fn same_format_body(body: &Bytes, facts: &RequestFacts, upstream_model: &str) -> Bytes {
+    if upstream_model == facts.model {
+        body.clone()
+    } else {
+        inspect::rewrite_model(body, facts, upstream_model)
+    }
+}

@@ -1,0 +1,157 @@
+//! Server-sent events framing: splits a byte stream into whole events as bytes arrive.
+//!
+//! The relay forwards whole events (never half an event), which is what lets the
+//! gateway look at the first event before committing to an upstream, rewrite the model
+//! name in every event, and tap usage, without ever buffering more than one partial event.
+
+use bytes::{Bytes, BytesMut};
+
+/// Accumulates bytes and hands back complete events.
+#[derive(Debug, Default)]
+pub struct SseFramer {
+    buf: BytesMut,
+    /// Where the search for the next terminator resumes (avoids rescanning).
+    scanned: usize,
+}
+
+impl SseFramer {
+    /// Adds bytes; returns every complete event now available, concatenated, each with its
+    /// terminating blank line (empty when no event is complete yet).
+    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
+        self.buf.extend_from_slice(chunk);
+        match last_event_end(&self.buf, self.scanned.saturating_sub(3)) {
+            Some(end) => {
+                self.scanned = 0;
+                self.buf.split_to(end).freeze()
+            }
+            None => {
+                self.scanned = self.buf.len();
+                Bytes::new()
+            }
+        }
+    }
+
+    /// Bytes of an event that has not been terminated (a stream cut mid-event).
+    pub fn remainder(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// The end (exclusive) of the last complete event in `buf`, searching from `from`.
+fn last_event_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut end = None;
+    let mut i = from;
+    while i + 1 < buf.len() {
+        if buf[i] == b'\n' {
+            if buf[i + 1] == b'\n' {
+                end = Some(i + 2);
+                i += 2;
+                continue;
+            }
+            if buf[i + 1] == b'\r' && buf.get(i + 2) == Some(&b'\n') {
+                end = Some(i + 3);
+                i += 3;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    end
+}
+
+/// One parsed event: its `event:` name and its `data:` lines joined.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Event<'a> {
+    /// The `event:` field, if any.
+    pub name: Option<&'a str>,
+    /// The data (several `data:` lines joined by `\n`).
+    pub data: Cow<'a>,
+}
+
+type Cow<'a> = std::borrow::Cow<'a, str>;
+
+/// Splits a block of complete events into events (comments and empty events skipped).
+pub fn events(block: &[u8]) -> impl Iterator<Item = Event<'_>> {
+    let text = std::str::from_utf8(block).unwrap_or("");
+    text.split("\n\n")
+        .flat_map(|raw| raw.split("\r\n\r\n"))
+        .filter_map(parse_event)
+}
+
+fn parse_event(raw: &str) -> Option<Event<'_>> {
+    let mut event = Event::default();
+    let mut has_data = false;
+    for line in raw.lines() {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "event" => event.name = Some(value),
+            "data" if !has_data => {
+                event.data = Cow::Borrowed(value);
+                has_data = true;
+            }
+            "data" => {
+                let joined = format!("{}\n{}", event.data, value);
+                event.data = Cow::Owned(joined);
+            }
+            _ => {}
+        }
+    }
+    (has_data || event.name.is_some()).then_some(event)
+}
+
+/// Whether an event is an error event: `event: error`, or data that is a JSON object with
+/// a top-level `error` (OpenAI, Gemini), or a Responses `response.failed`.
+pub fn is_error_event(event: &Event<'_>) -> bool {
+    if matches!(event.name, Some("error" | "response.failed")) {
+        return true;
+    }
+    let data = event.data.trim_start();
+    if !data.starts_with('{') || !data.contains("\"error\"") {
+        return false;
+    }
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        error: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "type")]
+        kind: Option<String>,
+    }
+    serde_json::from_str::<Probe>(data)
+        .is_ok_and(|p| p.error.is_some() && p.kind.as_deref().is_none_or(|k| k == "error"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_events_split_anywhere() {
+        let stream = b"event: a\ndata: {\"x\":1}\n\ndata: two\r\n\r\n: comment\n\ndata: three\n\n";
+        for cut in 1..stream.len() {
+            let mut f = SseFramer::default();
+            let mut out = Vec::new();
+            out.extend_from_slice(&f.push(&stream[..cut]));
+            out.extend_from_slice(&f.push(&stream[cut..]));
+            assert_eq!(out, stream, "cut at {cut}");
+            assert!(f.remainder().is_empty());
+        }
+        let mut f = SseFramer::default();
+        assert!(f.push(b"data: part").is_empty());
+        assert_eq!(f.remainder(), b"data: part");
+    }
+
+    #[test]
+    fn parses_and_spots_errors() {
+        let block = b"event: message_start\ndata: {\"type\":\"message_start\"}\n\ndata: a\ndata: b\n\n";
+        let evs: Vec<_> = events(block).collect();
+        assert_eq!(evs[0].name, Some("message_start"));
+        assert_eq!(evs[1].data, "a\nb");
+        assert!(!is_error_event(&evs[0]));
+        let err: Vec<_> = events(b"event: error\ndata: {\"type\":\"error\",\"error\":{}}\n\n").collect();
+        assert!(is_error_event(&err[0]));
+        let err: Vec<_> = events(b"data: {\"error\":{\"code\":500}}\n\n").collect();
+        assert!(is_error_event(&err[0]));
+        let ok: Vec<_> = events(b"data: {\"choices\":[{\"delta\":{\"content\":\"\\\"error\\\"\"}}]}\n\n").collect();
+        assert!(!is_error_event(&ok[0]));
+    }
+}

@@ -1,0 +1,395 @@
+//! The upstream leg: one attempt against one candidate, on Pingora's own connectors
+//! (pooled HTTP/1.1 and HTTP/2 sessions, rustls).
+//!
+//! An attempt connects, sends the request, waits for the response head under the
+//! first-byte timeout and, for a stream, prefetches until the first whole SSE event is in,
+//! so an error event in a 200 still fails over. Its verdict is either a response to relay
+//! (success, or a 4xx that is the client's fault) or a failure that moves on to the next
+//! candidate. Nothing here writes to the client, so failing over is always safe.
+
+pub mod resolve;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use pingora::connectors::http::Connector;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::ALPN;
+use pingora::protocols::http::client::HttpSession;
+use pingora::upstreams::peer::HttpPeer;
+
+use crate::config::compile::{Provider, ProviderKey};
+use crate::config::file::HttpVersionSetting;
+use crate::sse::{self, SseFramer};
+use resolve::Resolver;
+
+/// How long an idle pooled upstream connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(90);
+/// How much of a rejected response body is drained so its connection can be reused.
+const DRAIN_LIMIT: usize = 256 * 1024;
+/// Idle upstream connections kept per connector.
+const UPSTREAM_POOL_SIZE: usize = 1024;
+/// Concurrent streams per HTTP/2 upstream connection.
+const H2_STREAMS: usize = 128;
+
+/// Shared upstream machinery: the connector (and its pools) and the resolver.
+pub struct Upstreams {
+    connector: Connector,
+    resolver: Resolver,
+}
+
+impl std::fmt::Debug for Upstreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstreams").finish_non_exhaustive()
+    }
+}
+
+/// What to send to one candidate.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    /// The provider.
+    pub provider: &'a Provider,
+    /// The key.
+    pub key: &'a ProviderKey,
+    /// Path and query.
+    pub path: String,
+    /// The client's request headers (filtered here by the header policy).
+    pub client_headers: &'a http::HeaderMap,
+    /// The body to send.
+    pub body: Bytes,
+    /// Whether a stream is expected.
+    pub stream: bool,
+}
+
+/// A response worth relaying.
+pub struct UpstreamResponse {
+    session: HttpSession,
+    peer: HttpPeer,
+    /// Status and headers.
+    pub header: ResponseHeader,
+    /// Body bytes already read: whole SSE events for a stream.
+    pub head: Bytes,
+    /// Partial event carried over (streams).
+    pub framer: SseFramer,
+    /// Whether the body is an event stream.
+    pub streaming: bool,
+    /// When the exchange must be over.
+    pub deadline: Instant,
+    /// When the response head arrived.
+    pub first_byte_at: Instant,
+}
+
+impl std::fmt::Debug for UpstreamResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamResponse")
+            .field("status", &self.header.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an attempt did not produce a response to relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Name resolution failed.
+    Resolve,
+    /// Connect refused or reset, TLS handshake failed, or the connection broke.
+    Connect,
+    /// No connection within the connect timeout.
+    ConnectTimeout,
+    /// No response head (or first stream event) within the first-byte timeout.
+    FirstByteTimeout,
+    /// An HTTP status that means this candidate cannot serve the request.
+    Status(u16),
+    /// A 200 stream whose first event is an error.
+    StreamError,
+}
+
+/// A failed attempt.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// What happened.
+    pub kind: FailureKind,
+    /// Client-safe detail (no upstream body, which may quote a key).
+    pub detail: String,
+}
+
+/// The verdict on one attempt.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Relay this response to the client.
+    Relay(Box<UpstreamResponse>),
+    /// Try the next candidate.
+    Failover(Failure),
+}
+
+/// Whether a status is the client's fault (returned as is, no failover).
+pub fn is_client_fault(status: u16) -> bool {
+    matches!(status, 400 | 413 | 422)
+}
+
+impl Default for Upstreams {
+    fn default() -> Self {
+        Upstreams {
+            connector: Connector::new(Some(pingora::connectors::ConnectorOptions::new(UPSTREAM_POOL_SIZE))),
+            resolver: Resolver::default(),
+        }
+    }
+}
+
+impl Upstreams {
+    /// Runs one attempt.
+    pub async fn attempt(&self, ex: Exchange<'_>) -> Verdict {
+        let p = ex.provider;
+        let started = Instant::now();
+        let deadline = started + p.timeouts.total;
+        let addr = match self.resolver.resolve(&p.url.host, p.url.port).await {
+            Ok(a) => a,
+            Err(e) => return failover(FailureKind::Resolve, format!("cannot resolve {}: {e}", p.url.host)),
+        };
+        let peer = peer(p, addr);
+        let first_byte = p.timeouts.first_byte.min(p.timeouts.total);
+        let mut session = match self.connector.get_http_session(&peer).await {
+            Ok((s, _reused)) => s,
+            Err(e) => {
+                let kind = if matches!(e.etype(), pingora::ErrorType::ConnectTimedout) {
+                    FailureKind::ConnectTimeout
+                } else {
+                    FailureKind::Connect
+                };
+                return failover(kind, format!("connect to {} failed: {}", p.name, e.etype().as_str()));
+            }
+        };
+        let request = match request_header(&ex) {
+            Ok(r) => r,
+            Err(e) => return failover(FailureKind::Connect, format!("cannot build request: {e}")),
+        };
+        let send_and_read_head = async {
+            session.write_request_header(Box::new(request)).await?;
+            session.write_request_body(ex.body.clone(), true).await?;
+            session.finish_request_body().await?;
+            loop {
+                session.read_response_header().await?;
+                match session.response_header() {
+                    Some(h) if h.status.is_informational() => continue,
+                    _ => return Ok::<_, Box<pingora::Error>>(()),
+                }
+            }
+        };
+        match tokio::time::timeout(first_byte, send_and_read_head).await {
+            Err(_) => {
+                return failover(
+                    FailureKind::FirstByteTimeout,
+                    format!("{} sent no response within {first_byte:?}", p.name),
+                );
+            }
+            Ok(Err(e)) => {
+                return failover(
+                    FailureKind::Connect,
+                    format!("exchange with {} failed: {}", p.name, e.etype().as_str()),
+                );
+            }
+            Ok(Ok(())) => {}
+        }
+        let first_byte_at = Instant::now();
+        let Some(header) = session.response_header().cloned() else {
+            return failover(FailureKind::Connect, format!("{} sent no response head", p.name));
+        };
+        let status = header.status.as_u16();
+        if !header.status.is_success() && !is_client_fault(status) {
+            self.drain_and_release(session, &peer).await;
+            return failover(
+                FailureKind::Status(status),
+                format!("{} answered HTTP {status}", p.name),
+            );
+        }
+        let streaming = header.status.is_success() && is_event_stream(&header);
+        let mut response = UpstreamResponse {
+            session,
+            peer,
+            header,
+            head: Bytes::new(),
+            framer: SseFramer::default(),
+            streaming,
+            deadline,
+            first_byte_at,
+        };
+        if streaming {
+            let remaining = (started + first_byte).saturating_duration_since(Instant::now());
+            match tokio::time::timeout(remaining, prefetch_first_event(&mut response)).await {
+                Err(_) => {
+                    return failover(
+                        FailureKind::FirstByteTimeout,
+                        format!("{} sent no stream event within {first_byte:?}", p.name),
+                    );
+                }
+                Ok(Err(e)) => {
+                    return failover(
+                        FailureKind::Connect,
+                        format!(
+                            "stream from {} broke before its first event: {}",
+                            p.name,
+                            e.etype().as_str()
+                        ),
+                    );
+                }
+                Ok(Ok(())) => {}
+            }
+            let first_is_error = sse::events(&response.head)
+                .next()
+                .is_some_and(|e| sse::is_error_event(&e));
+            if first_is_error {
+                response.session.shutdown().await;
+                return failover(
+                    FailureKind::StreamError,
+                    format!("{} streamed an error event first", p.name),
+                );
+            }
+        }
+        Verdict::Relay(Box::new(response))
+    }
+
+    /// Returns a finished exchange's connection to the pool, or closes it if the response
+    /// was not read to its end.
+    pub async fn release(&self, mut response: UpstreamResponse) {
+        if response.session.response_done() {
+            self.connector
+                .release_http_session(response.session, &response.peer, Some(POOL_IDLE))
+                .await;
+        } else {
+            response.session.shutdown().await;
+        }
+    }
+
+    async fn drain_and_release(&self, mut session: HttpSession, peer: &HttpPeer) {
+        let mut drained = 0usize;
+        let drain = async {
+            while drained <= DRAIN_LIMIT {
+                match session.read_response_body().await {
+                    Ok(Some(b)) => drained += b.len(),
+                    Ok(None) => return true,
+                    Err(_) => return false,
+                }
+            }
+            false
+        };
+        let done = tokio::time::timeout(Duration::from_secs(2), drain)
+            .await
+            .unwrap_or(false);
+        if done && session.response_done() {
+            self.connector
+                .release_http_session(session, peer, Some(POOL_IDLE))
+                .await;
+        } else {
+            session.shutdown().await;
+        }
+    }
+}
+
+impl UpstreamResponse {
+    /// Reads the next piece of the body (`None` at the end), under the exchange deadline.
+    pub async fn read_body(&mut self) -> Result<Option<Bytes>, BodyError> {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, self.session.read_response_body()).await {
+            Err(_) => Err(BodyError::Deadline),
+            Ok(Err(e)) if matches!(e.etype(), pingora::ErrorType::ReadTimedout) => Err(BodyError::Idle),
+            Ok(Err(e)) => Err(BodyError::Broken(e.etype().as_str().to_owned())),
+            Ok(Ok(b)) => Ok(b),
+        }
+    }
+
+    /// Reads the whole remaining body, up to `limit` bytes.
+    pub async fn read_to_end(&mut self, limit: usize) -> Result<Bytes, BodyError> {
+        let mut body = BytesMut::from(&self.head[..]);
+        while let Some(chunk) = self.read_body().await? {
+            if body.len() + chunk.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+}
+
+/// Why reading an upstream body stopped early.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// The total deadline passed.
+    #[error("the upstream exceeded its total timeout")]
+    Deadline,
+    /// Silence longer than the idle timeout.
+    #[error("the upstream went silent past its idle timeout")]
+    Idle,
+    /// Reset, closed early, or malformed.
+    #[error("the upstream connection broke: {0}")]
+    Broken(String),
+    /// A non-streamed body over the relay limit.
+    #[error("the upstream response is too large")]
+    TooLarge,
+}
+
+async fn prefetch_first_event(r: &mut UpstreamResponse) -> pingora::Result<()> {
+    let mut head = BytesMut::new();
+    while head.is_empty() {
+        match r.session.read_response_body().await? {
+            Some(chunk) => head.extend_from_slice(&r.framer.push(&chunk)),
+            None => break,
+        }
+    }
+    r.head = head.freeze();
+    Ok(())
+}
+
+fn failover(kind: FailureKind, detail: String) -> Verdict {
+    Verdict::Failover(Failure { kind, detail })
+}
+
+fn is_event_stream(header: &ResponseHeader) -> bool {
+    header
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+fn peer(p: &Provider, addr: SocketAddr) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, p.url.tls, p.url.host.clone());
+    let o = &mut peer.options;
+    o.connection_timeout = Some(p.timeouts.connect);
+    o.total_connection_timeout = Some(p.timeouts.connect);
+    o.read_timeout = Some(p.timeouts.idle);
+    o.write_timeout = Some(p.timeouts.idle);
+    o.idle_timeout = Some(POOL_IDLE);
+    o.max_h2_streams = H2_STREAMS;
+    o.alpn = match (p.http, p.url.tls) {
+        (HttpVersionSetting::Http1, _) | (HttpVersionSetting::Auto, false) => ALPN::H1,
+        (HttpVersionSetting::Auto, true) => ALPN::H2H1,
+        (HttpVersionSetting::Http2, _) => ALPN::H2,
+    };
+    peer
+}
+
+fn request_header(ex: &Exchange<'_>) -> pingora::Result<RequestHeader> {
+    let mut req = RequestHeader::build(
+        http::Method::POST,
+        ex.path.as_bytes(),
+        Some(ex.client_headers.len() + 4),
+    )?;
+    for (name, value) in ex.client_headers {
+        if crate::headers::forward_upstream(name.as_str()) {
+            req.append_header(name.clone(), value.clone())?;
+        }
+    }
+    for (name, value) in &ex.provider.headers {
+        req.insert_header(name.clone(), value.clone())?;
+    }
+    if ex.provider.format == crate::format::WireFormat::Claude && !req.headers.contains_key("anthropic-version") {
+        req.insert_header("anthropic-version", "2023-06-01")?;
+    }
+    req.insert_header(ex.key.auth.0.clone(), ex.key.auth.1.clone())?;
+    req.insert_header(http::header::HOST, ex.provider.url.authority.as_str())?;
+    req.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+    req.insert_header(http::header::CONTENT_LENGTH, ex.body.len().to_string())?;
+    req.insert_header(http::header::ACCEPT_ENCODING, "identity")?;
+    Ok(req)
+}

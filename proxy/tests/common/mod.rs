@@ -1,0 +1,255 @@
+//! Test harness: the real gateway app in-process on an ephemeral port, the project's mock
+//! upstream, and a small HTTP client built on Pingora's own connector.
+
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aether::circuit::CircuitRegistry;
+use aether::config::{self, reload::ConfigStore};
+use aether::service::Gateway;
+use aether_mock::{MockConfig, MockServer};
+use bytes::{Bytes, BytesMut};
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::protocols::http::client::HttpSession;
+use pingora::upstreams::peer::HttpPeer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub const DEMO_KEY: &str = "sk-aether-demo";
+pub const DEMO_KEY_SHA256: &str = "06631918ee659f7a10315e68bc948e0044ca7ff537adc8cb860b8e4ca79143f7";
+
+/// A running gateway.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub store: Arc<ConfigStore>,
+    _stop: watch::Sender<bool>,
+    _dir: Option<TempDir>,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("aether-test-{}", aether::request_id::next()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The common head of a test config: the demo client key.
+pub fn config_head() -> String {
+    format!("[[client_keys]]\nname = \"demo\"\nkey_sha256 = \"{DEMO_KEY_SHA256}\"\n\n")
+}
+
+/// One provider section.
+pub fn provider(
+    name: &str,
+    format: &str,
+    addr: SocketAddr,
+    priority: i32,
+    models: &[(&str, &str)],
+    extra: &str,
+) -> String {
+    let models: Vec<String> = models.iter().map(|(c, u)| format!("\"{c}\" = \"{u}\"")).collect();
+    format!(
+        "[[providers]]\nname = \"{name}\"\nformat = \"{format}\"\nbase_url = \"http://{addr}\"\npriority = {priority}\n{extra}\nmodels = {{ {} }}\nkeys = [{{ name = \"k\", api_key = \"upstream-secret-{name}\" }}]\n\n",
+        models.join(", ")
+    )
+}
+
+/// Starts the gateway on `toml` (kept in a temporary file, so reloads can rewrite it).
+pub async fn start_gateway(toml: &str) -> TestGateway {
+    let dir = TempDir::new();
+    let path = dir.0.join("aether.toml");
+    std::fs::write(&path, toml).unwrap();
+    let registry = Arc::new(CircuitRegistry::default());
+    let loaded = config::load(&path, &registry).unwrap_or_else(|e| panic!("test config invalid: {e}"));
+    let store = Arc::new(ConfigStore::new(loaded.runtime, registry, Some(path)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(aether::listener::serve(
+        listener,
+        Arc::new(Gateway::new(store.clone())),
+        stopped,
+    ));
+    TestGateway {
+        addr,
+        store,
+        _stop: stop,
+        _dir: Some(dir),
+    }
+}
+
+impl TestGateway {
+    pub fn config_path(&self) -> PathBuf {
+        self._dir.as_ref().unwrap().0.join("aether.toml")
+    }
+}
+
+/// A mock upstream on an ephemeral port.
+pub async fn mock(config: MockConfig) -> MockServer {
+    MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+}
+
+/// An address nothing listens on (bound, then released).
+pub async fn dead_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = l.local_addr().unwrap();
+    drop(l);
+    a
+}
+
+/// A whole response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// An HTTP client on Pingora's connector.
+pub struct Client {
+    connector: Connector,
+    peer: HttpPeer,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Self {
+        Client {
+            connector: Connector::new(None),
+            peer: HttpPeer::new(addr, false, String::new()),
+        }
+    }
+
+    /// Sends a request and returns the open session after the response head.
+    pub async fn open(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Bytes) -> HttpSession {
+        let (mut session, _) = self.connector.get_http_session(&self.peer).await.unwrap();
+        let mut req = RequestHeader::build(method, path.as_bytes(), None).unwrap();
+        req.insert_header("host", "localhost").unwrap();
+        for (k, v) in headers {
+            req.append_header(k.to_string(), *v).unwrap();
+        }
+        if method != "GET" {
+            req.insert_header("content-length", body.len().to_string()).unwrap();
+        }
+        session.write_request_header(Box::new(req)).await.unwrap();
+        if !body.is_empty() {
+            session.write_request_body(body, true).await.unwrap();
+        }
+        session.finish_request_body().await.unwrap();
+        session.read_response_header().await.unwrap();
+        session
+    }
+
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Resp {
+        let mut session = self.open(method, path, headers, body.into()).await;
+        let header = session.response_header().unwrap().clone();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = session.read_response_body().await.unwrap() {
+            body.extend_from_slice(&chunk);
+        }
+        let reusable = session.response_done();
+        if reusable {
+            self.connector.release_http_session(session, &self.peer, None).await;
+        }
+        Resp {
+            status: header.status.as_u16(),
+            headers: header.headers.clone(),
+            body: body.freeze(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Resp {
+        self.request("POST", path, headers, body).await
+    }
+}
+
+/// The auth header each format's SDK sends, with the demo key.
+pub fn auth(format: &str) -> (&'static str, String) {
+    match format {
+        "claude" => ("x-api-key", DEMO_KEY.to_string()),
+        "gemini" => ("x-goog-api-key", DEMO_KEY.to_string()),
+        _ => ("authorization", format!("Bearer {DEMO_KEY}")),
+    }
+}
+
+/// Path and body of a minimal request in `format` for `model`.
+pub fn request_for(format: &str, model: &str, stream: bool) -> (String, serde_json::Value) {
+    match format {
+        "claude" => (
+            "/v1/messages".into(),
+            serde_json::json!({"model": model, "max_tokens": 64, "stream": stream, "messages": [{"role": "user", "content": "Hi"}]}),
+        ),
+        "openai-chat" => (
+            "/v1/chat/completions".into(),
+            serde_json::json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "Hi"}]}),
+        ),
+        "openai-responses" => (
+            "/v1/responses".into(),
+            serde_json::json!({"model": model, "stream": stream, "input": "Hi"}),
+        ),
+        "gemini" => (
+            if stream {
+                format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+            } else {
+                format!("/v1beta/models/{model}:generateContent")
+            },
+            serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}),
+        ),
+        other => panic!("unknown format {other}"),
+    }
+}
+
+/// Sends a minimal request of `format` with the demo key, plus extra headers.
+pub async fn call(client: &Client, format: &str, model: &str, stream: bool, extra: &[(&str, &str)]) -> Resp {
+    let (path, body) = request_for(format, model, stream);
+    let (name, value) = auth(format);
+    let mut headers = vec![(name, value.as_str()), ("content-type", "application/json")];
+    headers.extend_from_slice(extra);
+    client.post(&path, &headers, serde_json::to_vec(&body).unwrap()).await
+}
+
+/// The data payloads of an SSE body.
+pub fn sse_data(body: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(body)
+        .split("\n\n")
+        .filter_map(|ev| {
+            ev.lines()
+                .find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The event names of an SSE body.
+pub fn sse_names(body: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(body)
+        .split("\n\n")
+        .filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("event: ")).map(str::to_owned))
+        .collect()
+}
