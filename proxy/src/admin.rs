@@ -46,7 +46,7 @@ pub fn providers_view(config: &RuntimeConfig) -> serde_json::Value {
                 "keys": p.keys.iter().map(|k| json!({
                     "name": k.name,
                     "weight": k.weight,
-                    "circuit": k.breaker.view(now),
+                    "circuit": k.breaker.view(&config.circuit, now),
                 })).collect::<Vec<_>>(),
                 "disabled_keys": p.disabled_keys,
             })

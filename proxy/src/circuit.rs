@@ -6,10 +6,14 @@
 //! `half_open_successes` successes in a row close the circuit, one failure re-opens it
 //! with the open period doubled (up to `max_open_secs`).
 //!
+//! The window is a ring of time buckets holding counts, so recording an outcome is O(1)
+//! and memory is fixed however many requests a key serves; the error rate is only
+//! evaluated when a failure is recorded (a success can never open a circuit).
+//!
 //! Breakers live in a [`CircuitRegistry`] keyed by provider and key name, so their state
 //! survives config reloads.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -64,10 +68,73 @@ enum Phase {
     },
 }
 
+/// Buckets in the sliding window.
+const BUCKETS: usize = 10;
+
+/// Outcome counts for one slice of the window.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    /// Which slice of time (since the breaker's origin) the counts belong to.
+    epoch: u64,
+    successes: u32,
+    failures: u32,
+}
+
+/// A sliding window of outcome counts in `BUCKETS` time slices.
+#[derive(Debug)]
+struct Window {
+    origin: Instant,
+    buckets: [Bucket; BUCKETS],
+}
+
+impl Window {
+    fn new(origin: Instant) -> Self {
+        Window {
+            origin,
+            buckets: [Bucket::default(); BUCKETS],
+        }
+    }
+
+    fn epoch(&self, settings: &CircuitSettings, now: Instant) -> u64 {
+        let width = (settings.window.as_nanos() / BUCKETS as u128).max(1);
+        (now.saturating_duration_since(self.origin).as_nanos() / width) as u64
+    }
+
+    fn add(&mut self, settings: &CircuitSettings, outcome: Outcome, now: Instant) {
+        let epoch = self.epoch(settings, now);
+        let bucket = &mut self.buckets[(epoch % BUCKETS as u64) as usize];
+        if bucket.epoch != epoch {
+            *bucket = Bucket {
+                epoch,
+                ..Bucket::default()
+            };
+        }
+        match outcome {
+            Outcome::Success => bucket.successes += 1,
+            Outcome::Failure => bucket.failures += 1,
+        }
+    }
+
+    /// (total, failures) over the buckets still inside the window.
+    fn counts(&self, settings: &CircuitSettings, now: Instant) -> (u64, u64) {
+        let current = self.epoch(settings, now);
+        self.buckets
+            .iter()
+            .filter(|b| current.saturating_sub(b.epoch) < BUCKETS as u64 && b.epoch <= current)
+            .fold((0, 0), |(t, f), b| {
+                (t + u64::from(b.successes + b.failures), f + u64::from(b.failures))
+            })
+    }
+
+    fn clear(&mut self) {
+        self.buckets = [Bucket::default(); BUCKETS];
+    }
+}
+
 #[derive(Debug)]
 struct State {
     phase: Phase,
-    window: VecDeque<(Instant, Outcome)>,
+    window: Window,
     open_for: Option<Duration>,
 }
 
@@ -83,9 +150,9 @@ pub struct CircuitView {
     /// `closed`, `open` or `half-open`.
     pub state: &'static str,
     /// Outcomes in the current window.
-    pub window_requests: usize,
+    pub window_requests: u64,
     /// Failures in the current window.
-    pub window_failures: usize,
+    pub window_failures: u64,
     /// Seconds until an open circuit lets a probe through.
     pub retry_in_secs: Option<u64>,
 }
@@ -95,7 +162,7 @@ impl Default for CircuitBreaker {
         CircuitBreaker {
             state: Mutex::new(State {
                 phase: Phase::Closed,
-                window: VecDeque::new(),
+                window: Window::new(Instant::now()),
                 open_for: None,
             }),
         }
@@ -140,17 +207,12 @@ impl CircuitBreaker {
         let mut s = self.lock();
         match s.phase {
             Phase::Closed => {
-                s.window.push_back((now, outcome));
-                while s
-                    .window
-                    .front()
-                    .is_some_and(|(t, _)| now.duration_since(*t) > settings.window)
-                {
-                    s.window.pop_front();
+                s.window.add(settings, outcome, now);
+                if outcome == Outcome::Success {
+                    return;
                 }
-                let total = s.window.len();
-                let failures = s.window.iter().filter(|(_, o)| *o == Outcome::Failure).count();
-                if total >= settings.min_requests as usize && failures as f64 >= settings.error_rate * total as f64 {
+                let (total, failures) = s.window.counts(settings, now);
+                if total >= u64::from(settings.min_requests) && failures as f64 >= settings.error_rate * total as f64 {
                     let open_for = settings.open_for;
                     s.open_for = Some(open_for);
                     s.phase = Phase::Open { until: now + open_for };
@@ -183,9 +245,9 @@ impl CircuitBreaker {
     }
 
     /// The current state, for the admin API.
-    pub fn view(&self, now: Instant) -> CircuitView {
+    pub fn view(&self, settings: &CircuitSettings, now: Instant) -> CircuitView {
         let s = self.lock();
-        let failures = s.window.iter().filter(|(_, o)| *o == Outcome::Failure).count();
+        let (total, failures) = s.window.counts(settings, now);
         let (state, retry_in_secs) = match s.phase {
             Phase::Closed => ("closed", None),
             Phase::Open { until } => ("open", Some(until.saturating_duration_since(now).as_secs())),
@@ -193,7 +255,7 @@ impl CircuitBreaker {
         };
         CircuitView {
             state,
-            window_requests: s.window.len(),
+            window_requests: total,
             window_failures: failures,
             retry_in_secs,
         }
@@ -245,10 +307,10 @@ mod tests {
         assert_eq!(b.admit(&s, t1), Admission::Probe);
         assert_eq!(b.admit(&s, t1), Admission::Rejected, "one probe at a time");
         b.record(&s, Outcome::Success, t1);
-        assert_eq!(b.view(t1).state, "half-open");
+        assert_eq!(b.view(&s, t1).state, "half-open");
         assert_eq!(b.admit(&s, t1), Admission::Probe);
         b.record(&s, Outcome::Success, t1);
-        assert_eq!(b.view(t1).state, "closed");
+        assert_eq!(b.view(&s, t1).state, "closed");
         assert_eq!(b.admit(&s, t1), Admission::Allowed);
     }
 
@@ -267,7 +329,7 @@ mod tests {
         let t2 = t1 + Duration::from_secs(20);
         assert_eq!(b.admit(&s, t2), Admission::Probe);
         b.record(&s, Outcome::Failure, t2);
-        assert_eq!(b.view(t2).retry_in_secs, Some(25), "capped at max_open_for");
+        assert_eq!(b.view(&s, t2).retry_in_secs, Some(25), "capped at max_open_for");
     }
 
     #[test]
@@ -278,8 +340,10 @@ mod tests {
         for _ in 0..3 {
             b.record(&s, Outcome::Failure, t0);
         }
-        b.record(&s, Outcome::Failure, t0 + Duration::from_secs(61));
-        assert_eq!(b.view(t0).state, "closed");
+        let later = t0 + Duration::from_secs(61);
+        b.record(&s, Outcome::Failure, later);
+        let view = b.view(&s, later);
+        assert_eq!((view.state, view.window_requests), ("closed", 1));
     }
 
     #[test]

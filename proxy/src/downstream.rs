@@ -26,16 +26,28 @@ pub async fn read_body(session: &mut ServerSession, limit: usize) -> Result<Byte
             .await
             .map_err(|e| GatewayError::BodyRead(e.etype().as_str().to_owned()))?;
     }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
+    // Most bodies arrive in one read: keep that chunk as is, copy only when there are more.
+    let mut first: Option<Bytes> = None;
+    let mut body = BytesMut::new();
     loop {
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
+                let so_far = first.as_ref().map_or(0, Bytes::len) + body.len();
+                if so_far + chunk.len() > limit {
                     return Err(GatewayError::BodyTooLarge { limit });
                 }
-                body.extend_from_slice(&chunk);
+                match first.take() {
+                    None if body.is_empty() => first = Some(chunk),
+                    held => {
+                        if let Some(held) = held {
+                            body.reserve(declared.unwrap_or(0).max(held.len() + chunk.len()));
+                            body.extend_from_slice(&held);
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
+                }
             }
-            Ok(None) => return Ok(body.freeze()),
+            Ok(None) => return Ok(first.unwrap_or_else(|| body.freeze())),
             Err(e) => return Err(GatewayError::BodyRead(e.etype().as_str().to_owned())),
         }
     }
@@ -56,7 +68,8 @@ pub async fn client_gone(session: &mut ServerSession) {
 
 /// A response header with `x-request-id`.
 pub fn response_header(status: u16, request_id: &str, capacity: usize) -> pingora::Result<ResponseHeader> {
-    let mut header = ResponseHeader::build(status, Some(capacity + 1))?;
+    // No case map: HTTP/1.1 header names are case-insensitive, and HTTP/2 lower-cases them.
+    let mut header = ResponseHeader::build_no_case(status, Some(capacity + 1))?;
     header.insert_header("x-request-id", request_id)?;
     Ok(header)
 }

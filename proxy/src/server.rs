@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
+use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{BackgroundService, background_service};
@@ -44,6 +46,13 @@ impl BackgroundService for ConfigWatcher {
     }
 }
 
+/// Client-side socket buffering. Pingora's default 64 KiB read buffer per connection is
+/// mostly idle memory for LLM traffic (small heads, bodies read into their own buffer), and
+/// with thousands of open streams it dominated RSS; reads go straight to the socket instead.
+fn client_buffers() -> L4BufferSettings {
+    L4BufferSettings::default().read(0)
+}
+
 /// Runs the gateway until shutdown. Does not return.
 pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<(), ServeError> {
     let s = &file.server;
@@ -57,6 +66,7 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
         graceful_shutdown_timeout_seconds: Some(s.grace_period_secs),
         upgrade_sock: s.upgrade_sock.clone(),
         pid_file: s.pid_file.clone(),
+        work_stealing: false,
         ..ServerConf::default()
     };
     let opt = Opt {
@@ -67,11 +77,14 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
     server.bootstrap();
 
     let mut gateway = Service::new("aether gateway".into(), Gateway::new(store.clone()));
-    gateway.add_tcp(&s.listen);
+    gateway.add_listener(ListenerConfig::tcp(&s.listen).l4_buffer(client_buffers()));
     if let Some(tls) = &s.tls {
-        gateway
-            .add_tls(&tls.listen, &tls.cert, &tls.key)
-            .map_err(|e| ServeError::Tls(e.to_string()))?;
+        let settings = TlsSettings::intermediate(&tls.cert, &tls.key).map_err(|e| ServeError::Tls(e.to_string()))?;
+        gateway.add_listener(
+            ListenerConfig::tcp(&tls.listen)
+                .tls(settings)
+                .l4_buffer(client_buffers()),
+        );
     }
     server.add_service(gateway);
     if let Some(admin) = &file.admin {

@@ -266,7 +266,7 @@ fn compile_provider(i: usize, p: &ProviderSection, registry: &CircuitRegistry) -
     let mut disabled_keys = Vec::new();
     for (k, key) in p.keys.iter().enumerate() {
         let Some(secret) = SecretRef::parse(&key.api_key).resolve() else {
-            tracing::warn!(provider = %p.name, key = %key.name, "provider key disabled: its env var is not set");
+            // Validation already warned about it, once.
             disabled_keys.push(key.name.clone());
             continue;
         };

@@ -300,14 +300,22 @@ impl UpstreamResponse {
 
     /// Reads the whole remaining body, up to `limit` bytes.
     pub async fn read_to_end(&mut self, limit: usize) -> Result<Bytes, BodyError> {
-        let mut body = BytesMut::from(&self.head[..]);
+        // The common case is one chunk: return it without copying.
+        let mut whole = std::mem::take(&mut self.head);
+        let mut body: Option<BytesMut> = None;
         while let Some(chunk) = self.read_body().await? {
-            if body.len() + chunk.len() > limit {
+            let len = whole.len() + body.as_ref().map_or(0, BytesMut::len) + chunk.len();
+            if len > limit {
                 return Err(BodyError::TooLarge);
             }
-            body.extend_from_slice(&chunk);
+            if whole.is_empty() && body.is_none() {
+                whole = chunk;
+                continue;
+            }
+            let buf = body.get_or_insert_with(|| BytesMut::from(&std::mem::take(&mut whole)[..]));
+            buf.extend_from_slice(&chunk);
         }
-        Ok(body.freeze())
+        Ok(body.map_or(whole, BytesMut::freeze))
     }
 }
 

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Load benchmark: the mock upstream directly, nginx as a plain reverse proxy, and Aether,
+# measured side by side in one run, for small non-streaming requests and SSE streams; then
+# Aether's memory with 1,000 concurrent open streams.
+#
+# Usage: bench/run.sh [seconds-per-run] [connections] [sections: "throughput memory"]
+# Needs: wrk and nginx (Debian packages `wrk`, `nginx-light`), a release build of aether.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+CONNS=${2:-64}
+SECTIONS=${3:-"throughput memory"}
+THREADS=2                     # Aether threads = nginx workers = wrk threads
+BIN=${AETHER_BIN:-target/release/aether}
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true   # 1,000 streams need ~2,000 descriptors
+
+command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "install wrk and nginx-light" >&2; exit 1; }
+[ -x "$BIN" ] || cargo build --release -p aether
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MOCK=$(free_port); GW=$(free_port); ADMIN=$(free_port); NGX=$(free_port)
+WORK=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  nginx -c "$WORK/nginx.conf" -s stop 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$BIN" mock --listen "127.0.0.1:$MOCK" >/dev/null 2>&1 & pids+=($!)
+sed -e "s/127.0.0.1:9100/127.0.0.1:$MOCK/" -e "s/127.0.0.1:8080/127.0.0.1:$GW/" \
+    -e "s/127.0.0.1:9090/127.0.0.1:$ADMIN/" -e "s/^threads = .*/threads = $THREADS/" \
+    conf/examples/local-mock.toml > "$WORK/aether.toml"
+sed -i "s#^\[server\]#[server]\nupgrade_sock = \"$WORK/upgrade.sock\"\npid_file = \"$WORK/aether.pid\"#" "$WORK/aether.toml"
+RUST_LOG=warn "$BIN" serve --config "$WORK/aether.toml" >/dev/null 2>&1 & AETHER_PID=$!; pids+=($AETHER_PID)
+sed -e "s#__WORKERS__#$THREADS#" -e "s#__DIR__#$WORK#g" -e "s#__MOCK_PORT__#$MOCK#" -e "s#__PORT__#$NGX#" \
+    bench/nginx.conf.template > "$WORK/nginx.conf"
+nginx -c "$WORK/nginx.conf"
+for port in $MOCK $GW $NGX; do
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
+
+# wrk output → "rps p50_ms p99_ms errors"
+measure() {
+  local url=$1 script=$2
+  wrk -t$THREADS -c$CONNS -d${DURATION}s --latency -s "bench/$script" "$url/v1/chat/completions" > "$WORK/wrk.txt"
+  python3 - "$WORK/wrk.txt" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def ms(label):
+    m = re.search(r"^\s+%s\s+([\d.]+)(us|ms|s)\b" % label, t, re.M)
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+sock = re.search(r"Socket errors: (.*)", t)
+print(f"{rps:.0f} {ms('50%'):.2f} {ms('99%'):.2f} {int(errs.group(1)) if errs else 0}{' ' + sock.group(1).replace(' ', '') if sock else ''}")
+PY
+}
+
+echo "# bench/run.sh $DURATION $CONNS — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS -c$CONNS -d${DURATION}s"
+echo
+for script in chat.lua chat-stream.lua; do
+  [[ $SECTIONS == *throughput* ]] || break
+  # Warm-up so every target has its pools and caches filled.
+  for port in $MOCK $NGX $GW; do wrk -t1 -c8 -d1s -s "bench/$script" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null; done
+  read -r d_rps d_p50 d_p99 d_err <<<"$(measure "http://127.0.0.1:$MOCK" $script)"
+  read -r n_rps n_p50 n_p99 n_err <<<"$(measure "http://127.0.0.1:$NGX" $script)"
+  read -r a_rps a_p50 a_p99 a_err <<<"$(measure "http://127.0.0.1:$GW" $script)"
+  echo "## $script"
+  echo
+  echo "| target | req/s | p50 ms | p99 ms | non-2xx |"
+  echo "|---|---:|---:|---:|---:|"
+  echo "| mock directly | $d_rps | $d_p50 | $d_p99 | $d_err |"
+  echo "| nginx (reverse proxy) | $n_rps | $n_p50 | $n_p99 | $n_err |"
+  echo "| Aether | $a_rps | $a_p50 | $a_p99 | $a_err |"
+  echo
+  python3 -c "print(f'Aether / nginx = {$a_rps/$n_rps:.2f}x req/s; Aether / direct = {$a_rps/$d_rps:.2f}x req/s; added p50 vs direct = {$a_p50-$d_p50:.2f} ms')"
+  echo
+done
+
+[[ $SECTIONS == *memory* ]] || exit 0
+# Memory with 1,000 concurrent open streams (each ~10 s long).
+rss() { awk '/VmRSS/ {print int($2/1024)}' /proc/$1/status; }
+idle=$(rss $AETHER_PID)
+wrk -t$THREADS -c1000 -d12s --timeout 30s -s bench/stream-hold.lua "http://127.0.0.1:$GW/v1/chat/completions" > "$WORK/hold.txt" &
+WRK=$!
+peak=0; open=0
+for _ in $(seq 22); do
+  sleep 0.5
+  r=$(rss $AETHER_PID); [ "$r" -gt "$peak" ] && peak=$r
+  o=$(ss -Htn state established "( sport = :$GW )" | wc -l); [ "$o" -gt "$open" ] && open=$o
+done
+wait $WRK || true
+echo "## 1,000 concurrent streams"
+echo
+echo "Aether RSS: idle $idle MB, peak $peak MB with $open client connections open (40 events × 250 ms per stream)."
+grep -E "requests in|Socket errors|Non-2xx" "$WORK/hold.txt" | sed 's/^/    /'

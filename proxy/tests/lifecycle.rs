@@ -1,0 +1,225 @@
+//! The `aether` binary's life cycle: `check`, start-up with missing provider keys, SIGTERM
+//! draining open streams, and graceful upgrade handing the listener to a new process.
+//! These run the real binary (signals and socket hand-over cannot be tested in-process),
+//! against the in-process mock upstream, on free ports.
+
+#![allow(clippy::unwrap_used)] // helpers below are test code
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aether_mock::MockConfig;
+use bytes::Bytes;
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_aether");
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn serve_config(dir: &TempDir, listen: SocketAddr, upstream: SocketAddr, grace: u64) -> std::path::PathBuf {
+    let path = dir.0.join("aether.toml");
+    let text = format!(
+        "[server]\nlisten = \"{listen}\"\nthreads = 1\ngrace_period_secs = {grace}\nupgrade_sock = \"{}/upgrade.sock\"\npid_file = \"{}/aether.pid\"\n\n{}{}",
+        dir.0.display(),
+        dir.0.display(),
+        config_head(),
+        provider("p", "openai-chat", upstream, 0, &[("m", "m")], "")
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn spawn(args: &[&str]) -> Proc {
+    Proc(
+        Command::new(BIN)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn wait_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "{addr} never came up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_exit(p: &mut Proc, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = p.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "process did not exit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn check_lists_every_problem_with_its_path() {
+    let dir = TempDir::new();
+    let path = dir.0.join("bad.toml");
+    std::fs::write(
+        &path,
+        "[admin]\nlisten = \"0.0.0.0:1\"\n[[providers]]\nname = \"a\"\nformat = \"claude\"\nbase_url = \"http://127.0.0.1:1\"\nmodels = { m = \"m\" }\nkeys = [{ name = \"k\", api_key = \"env:AETHER_LIFECYCLE_UNSET\" }]\n[[providers]]\nname = \"b\"\nformat = \"gemini\"\nbase_url = \"nope\"\nmodels = { m = \"m\" }\nkeys = [{ name = \"k\", api_key = \"x\" }]\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .env_remove("AETHER_LIFECYCLE_UNSET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("providers[0].keys[0]: env var AETHER_LIFECYCLE_UNSET is not set"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("providers[1].base_url:"), "{stderr}");
+    assert!(stderr.contains("admin.listen:"), "{stderr}");
+
+    let out = Command::new(BIN)
+        .args(["check", "--config", "../conf/examples/local-mock.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn shipped_default_config_starts_with_unset_provider_keys() {
+    let dir = TempDir::new();
+    let listen = free_addr();
+    let admin = free_addr();
+    let shipped = std::fs::read_to_string("../conf/aether.toml").unwrap();
+    let text = shipped
+        .replace("127.0.0.1:8080", &listen.to_string())
+        .replace("127.0.0.1:9090", &admin.to_string())
+        .replace("/tmp/aether_upgrade.sock", &format!("{}/u.sock", dir.0.display()))
+        .replace("/tmp/aether.pid", &format!("{}/p.pid", dir.0.display()));
+    let path = dir.0.join("aether.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut p = Proc(child);
+    wait_listening(admin).await;
+    let ready = Client::new(admin).request("GET", "/readyz", &[], "").await;
+    assert_eq!(ready.status, 503, "no provider has a key: not ready, but running");
+    signal(&p.0, "INT");
+    wait_exit(&mut p, Duration::from_secs(10)).await;
+    let log = std::io::read_to_string(stdout).unwrap();
+    for var in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY"] {
+        assert!(log.contains(&format!("env var {var} is not set")), "{log}");
+    }
+    assert_eq!(
+        log.matches("env var ANTHROPIC_API_KEY is not set").count(),
+        1,
+        "one warning each: {log}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_open_streams_finish() {
+    let upstream = mock(MockConfig {
+        chunks: 40,
+        interval: Duration::from_millis(25),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = TempDir::new();
+    let listen = free_addr();
+    let path = serve_config(&dir, listen, upstream.addr(), 3);
+    let mut p = spawn(&["serve", "--config", path.to_str().unwrap()]);
+    wait_listening(listen).await;
+
+    let client = Client::new(listen);
+    let (req_path, body) = request_for("openai-chat", "m", true);
+    let auth = format!("Bearer {DEMO_KEY}");
+    let mut session = client
+        .open(
+            "POST",
+            &req_path,
+            &[("authorization", &auth)],
+            Bytes::from(serde_json::to_vec(&body).unwrap()),
+        )
+        .await;
+    let mut received = session.read_response_body().await.unwrap().unwrap().to_vec();
+    signal(&p.0, "TERM");
+    while let Some(chunk) = session.read_response_body().await.unwrap() {
+        received.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.trim_end().ends_with("data: [DONE]"),
+        "stream finished cleanly: {text}"
+    );
+    let status = wait_exit(&mut p, Duration::from_secs(15)).await;
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn graceful_upgrade_hands_over_the_listener() {
+    let upstream = mock(MockConfig::default()).await;
+    let dir = TempDir::new();
+    let listen = free_addr();
+    let path = serve_config(&dir, listen, upstream.addr(), 1);
+    let config = path.to_str().unwrap();
+    let mut old = spawn(&["serve", "--config", config]);
+    wait_listening(listen).await;
+    let client = Client::new(listen);
+    assert_eq!(call(&client, "openai-chat", "m", false, &[]).await.status, 200);
+
+    let _new = spawn(&["serve", "--upgrade", "--config", config]);
+    // The new process waits on the upgrade socket; hand over once it exists.
+    let sock = dir.0.join("upgrade.sock");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !sock.exists() {
+        assert!(Instant::now() < deadline, "new process never opened the upgrade socket");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signal(&old.0, "QUIT");
+    wait_exit(&mut old, Duration::from_secs(15)).await;
+    // The old process is gone; the same listening socket is served by the new one.
+    for _ in 0..5 {
+        let fresh = Client::new(listen);
+        assert_eq!(call(&fresh, "openai-chat", "m", false, &[]).await.status, 200);
+    }
+}
