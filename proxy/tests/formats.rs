@@ -270,3 +270,19 @@ async fn upstream_connections_are_pooled_over_http1_and_h2c() {
         assert_eq!(upstream.connection_count(), 1, "{http}: one pooled upstream connection");
     }
 }
+
+#[tokio::test]
+async fn clients_speaking_h2c_get_streams_and_bodies() {
+    let (_upstream, gw) = setup().await;
+    let client = Client::h2c(gw.addr);
+    for (format, model) in FORMATS {
+        for stream in [false, true] {
+            let resp = call(&client, format, model, stream, &[]).await;
+            assert_eq!(resp.status, 200, "{format} stream={stream}: {}", resp.text());
+            assert!(!resp.body.is_empty());
+        }
+    }
+    let (k, v) = auth("claude");
+    let resp = client.post("/v1/messages", &[(k, &v)], "{not json").await;
+    assert_eq!(resp.status, 400);
+}

@@ -223,3 +223,49 @@ async fn graceful_upgrade_hands_over_the_listener() {
         assert_eq!(call(&fresh, "openai-chat", "m", false, &[]).await.status, 200);
     }
 }
+
+#[tokio::test]
+async fn tls_listener_serves_clients() {
+    let dir = TempDir::new();
+    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is needed to make a test certificate");
+    assert!(made.success());
+    let upstream = mock(MockConfig::default()).await;
+    let (listen, tls) = (free_addr(), free_addr());
+    let path = serve_config(&dir, listen, upstream.addr(), 1);
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[server]\n",
+        &format!(
+            "[server]\ntls = {{ listen = \"{tls}\", cert = \"{}\", key = \"{}\" }}\n",
+            cert.display(),
+            key.display()
+        ),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let _p = spawn(&["serve", "--config", path.to_str().unwrap()]);
+    wait_listening(tls).await;
+    let client = Client::tls_insecure(tls);
+    for stream in [false, true] {
+        let resp = call(&client, "openai-chat", "m", stream, &[]).await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    }
+}

@@ -146,6 +146,27 @@ impl Client {
         }
     }
 
+    /// A client speaking HTTP/2 with prior knowledge (h2c).
+    pub fn h2c(addr: SocketAddr) -> Self {
+        let mut peer = HttpPeer::new(addr, false, String::new());
+        peer.options.set_http_version(2, 2);
+        Client {
+            connector: Connector::new(None),
+            peer,
+        }
+    }
+
+    /// A TLS client that does not verify the certificate (tests use self-signed ones).
+    pub fn tls_insecure(addr: SocketAddr) -> Self {
+        let mut peer = HttpPeer::new(addr, true, "localhost".to_string());
+        peer.options.verify_cert = false;
+        peer.options.verify_hostname = false;
+        Client {
+            connector: Connector::new(None),
+            peer,
+        }
+    }
+
     /// Sends a request and returns the open session after the response head.
     pub async fn open(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Bytes) -> HttpSession {
         let (mut session, _) = self.connector.get_http_session(&self.peer).await.unwrap();
