@@ -16,9 +16,13 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true   # 1,000 streams need ~2,000 desc
 
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "install wrk and nginx-light" >&2; exit 1; }
 [ -x "$BIN" ] || cargo build --release -p aether
+# Pingora's own ProxyHttp pass-through, as a reference for the cost of Pingora's HTTP/1 stack.
+REF_TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+(cd bench/pingora-ref && CARGO_TARGET_DIR="$REF_TARGET" cargo build --release -q)
+REF="$REF_TARGET/release/pingora-ref"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MOCK=$(free_port); GW=$(free_port); ADMIN=$(free_port); NGX=$(free_port)
+MOCK=$(free_port); GW=$(free_port); ADMIN=$(free_port); NGX=$(free_port); PREF=$(free_port)
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
@@ -37,7 +41,8 @@ RUST_LOG=warn "$BIN" serve --config "$WORK/aether.toml" >/dev/null 2>&1 & AETHER
 sed -e "s#__WORKERS__#$THREADS#" -e "s#__DIR__#$WORK#g" -e "s#__MOCK_PORT__#$MOCK#" -e "s#__PORT__#$NGX#" \
     bench/nginx.conf.template > "$WORK/nginx.conf"
 nginx -c "$WORK/nginx.conf"
-for port in $MOCK $GW $NGX; do
+THREADS=$THREADS "$REF" "127.0.0.1:$PREF" "127.0.0.1:$MOCK" >/dev/null 2>&1 & pids+=($!)
+for port in $MOCK $GW $NGX $PREF; do
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
 
@@ -64,9 +69,10 @@ echo
 for script in chat.lua chat-stream.lua; do
   [[ $SECTIONS == *throughput* ]] || break
   # Warm-up so every target has its pools and caches filled.
-  for port in $MOCK $NGX $GW; do wrk -t1 -c8 -d1s -s "bench/$script" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null; done
+  for port in $MOCK $NGX $PREF $GW; do wrk -t1 -c8 -d1s -s "bench/$script" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null; done
   read -r d_rps d_p50 d_p99 d_err <<<"$(measure "http://127.0.0.1:$MOCK" $script)"
   read -r n_rps n_p50 n_p99 n_err <<<"$(measure "http://127.0.0.1:$NGX" $script)"
+  read -r p_rps p_p50 p_p99 p_err <<<"$(measure "http://127.0.0.1:$PREF" $script)"
   read -r a_rps a_p50 a_p99 a_err <<<"$(measure "http://127.0.0.1:$GW" $script)"
   echo "## $script"
   echo
@@ -74,9 +80,10 @@ for script in chat.lua chat-stream.lua; do
   echo "|---|---:|---:|---:|---:|"
   echo "| mock directly | $d_rps | $d_p50 | $d_p99 | $d_err |"
   echo "| nginx (reverse proxy) | $n_rps | $n_p50 | $n_p99 | $n_err |"
+  echo "| Pingora ProxyHttp pass-through (reference) | $p_rps | $p_p50 | $p_p99 | $p_err |"
   echo "| Aether | $a_rps | $a_p50 | $a_p99 | $a_err |"
   echo
-  python3 -c "print(f'Aether / nginx = {$a_rps/$n_rps:.2f}x req/s; Aether / direct = {$a_rps/$d_rps:.2f}x req/s; added p50 vs direct = {$a_p50-$d_p50:.2f} ms')"
+  python3 -c "print(f'Aether / nginx = {$a_rps/$n_rps:.2f}x req/s; Aether / Pingora ProxyHttp = {$a_rps/$p_rps:.2f}x; Aether / direct = {$a_rps/$d_rps:.2f}x; added p50 vs direct = {$a_p50-$d_p50:.2f} ms')"
   echo
 done
 

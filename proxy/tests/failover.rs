@@ -2,6 +2,8 @@
 //! all-failed is a 503 in the client's shape, large bodies survive every hop, circuits
 //! open and close, and a client that goes away cancels the upstream.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::time::Duration;
@@ -282,4 +284,80 @@ async fn client_disconnect_cancels_the_upstream_stream() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// An upstream that closes each keep-alive connection right after answering once, the way
+/// servers drop idle connections: every reused connection is dead when the gateway uses it.
+async fn one_shot_keepalive_server() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut seen = Vec::new();
+                // Read head and body (content-length) of one request.
+                loop {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&seen).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len: usize = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                            .unwrap_or(0);
+                        if seen.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let body = r#"{"id":"x","object":"chat.completion","model":"m","choices":[]}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(resp.as_bytes()).await;
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // Keep-alive was promised; the connection is dropped anyway.
+            });
+        }
+    });
+    (addr, served)
+}
+
+#[tokio::test]
+async fn a_pooled_connection_closed_by_the_upstream_is_retried_on_a_fresh_one() {
+    let (addr, served) = one_shot_keepalive_server().await;
+    let backup = mock(MockConfig::default()).await;
+    let toml = config_head()
+        + &provider("flaky-keepalive", "openai-chat", addr, 0, &[("m", "m")], "")
+        + &provider("backup", "openai-chat", backup.addr(), 1, &[("m", "m")], "");
+    let gw = start_gateway(&toml).await;
+    let client = Client::new(gw.addr);
+    for i in 1..=5 {
+        let resp = call(&client, "openai-chat", "m", false, &[]).await;
+        assert_eq!(resp.status, 200, "request {i}");
+        // Let the server's close reach the gateway's idle connection.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        5,
+        "every request served by the first upstream"
+    );
+    assert_eq!(
+        backup.request_count(),
+        0,
+        "a dead idle connection is not an upstream failure"
+    );
 }

@@ -125,7 +125,8 @@ async fn shipped_default_config_starts_with_unset_provider_keys() {
         .replace("127.0.0.1:8080", &listen.to_string())
         .replace("127.0.0.1:9090", &admin.to_string())
         .replace("/tmp/aether_upgrade.sock", &format!("{}/u.sock", dir.0.display()))
-        .replace("/tmp/aether.pid", &format!("{}/p.pid", dir.0.display()));
+        .replace("/tmp/aether.pid", &format!("{}/p.pid", dir.0.display()))
+        .replace("grace_period_secs = 30", "grace_period_secs = 1");
     let path = dir.0.join("aether.toml");
     std::fs::write(&path, text).unwrap();
     let mut child = Command::new(BIN)

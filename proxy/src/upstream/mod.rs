@@ -7,6 +7,7 @@
 //! (success, or a 4xx that is the client's fault) or a failure that moves on to the next
 //! candidate. Nothing here writes to the client, so failing over is always safe.
 
+pub mod pool;
 pub mod resolve;
 
 use std::net::SocketAddr;
@@ -17,7 +18,9 @@ use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::ALPN;
 use pingora::protocols::http::client::HttpSession;
+use pingora::protocols::http::v1::client::HttpSession as Http1Session;
 use pingora::upstreams::peer::HttpPeer;
+use pingora::upstreams::peer::Peer;
 
 use crate::config::compile::{Provider, ProviderKey};
 use crate::config::file::HttpVersionSetting;
@@ -37,12 +40,22 @@ const H2_STREAMS: usize = 128;
 pub struct Upstreams {
     connector: Connector,
     resolver: Resolver,
+    idle: pool::IdlePool,
 }
 
 impl std::fmt::Debug for Upstreams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Upstreams").finish_non_exhaustive()
     }
+}
+
+/// Where an upstream connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Connection {
+    /// Connected for this attempt.
+    Fresh,
+    /// Taken from a pool: it may have been closed by the upstream while idle.
+    Pooled,
 }
 
 /// What to send to one candidate.
@@ -133,6 +146,7 @@ impl Default for Upstreams {
         Upstreams {
             connector: Connector::new(Some(pingora::connectors::ConnectorOptions::new(UPSTREAM_POOL_SIZE))),
             resolver: Resolver::default(),
+            idle: pool::IdlePool::default(),
         }
     }
 }
@@ -149,34 +163,26 @@ impl Upstreams {
         };
         let peer = peer(p, addr);
         let first_byte = p.timeouts.first_byte.min(p.timeouts.total);
-        let mut session = match self.connector.get_http_session(&peer).await {
-            Ok((s, _reused)) => s,
-            Err(e) => {
-                let kind = if matches!(e.etype(), pingora::ErrorType::ConnectTimedout) {
-                    FailureKind::ConnectTimeout
-                } else {
-                    FailureKind::Connect
-                };
-                return failover(kind, format!("connect to {} failed: {}", p.name, e.etype().as_str()));
-            }
-        };
         let request = match request_header(&ex) {
             Ok(r) => r,
             Err(e) => return failover(FailureKind::Connect, format!("cannot build request: {e}")),
         };
-        let send_and_read_head = async {
-            session.write_request_header(Box::new(request)).await?;
-            session.write_request_body(ex.body.clone(), true).await?;
-            session.finish_request_body().await?;
-            loop {
-                session.read_response_header().await?;
-                match session.response_header() {
-                    Some(h) if h.status.is_informational() => continue,
-                    _ => return Ok::<_, Box<pingora::Error>>(()),
-                }
-            }
+        let (mut session, connection) = match self.acquire(&peer).await {
+            Ok(s) => s,
+            Err(e) => return connect_failure(p, &e),
         };
-        match tokio::time::timeout(first_byte, send_and_read_head).await {
+        let mut result = tokio::time::timeout(first_byte, send_and_read_head(&mut session, &request, &ex.body)).await;
+        // A pooled connection the upstream closed while it sat idle fails before any
+        // response byte: that is no fault of the upstream, so retry once on a fresh one.
+        if connection == Connection::Pooled && matches!(result, Ok(Err(_))) {
+            session = match self.connector.get_http_session(&peer).await {
+                Ok((s, _)) => s,
+                Err(e) => return connect_failure(p, &e),
+            };
+            let remaining = (started + first_byte).saturating_duration_since(Instant::now());
+            result = tokio::time::timeout(remaining, send_and_read_head(&mut session, &request, &ex.body)).await;
+        }
+        match result {
             Err(_) => {
                 return failover(
                     FailureKind::FirstByteTimeout,
@@ -249,15 +255,40 @@ impl Upstreams {
         Verdict::Relay(Box::new(response))
     }
 
-    /// Returns a finished exchange's connection to the pool, or closes it if the response
+    /// An HTTP/1.1 connection from Aether's idle pool, or one from Pingora's connector
+    /// (new, or a pooled HTTP/2 session).
+    async fn acquire(&self, peer: &HttpPeer) -> pingora::Result<(HttpSession, Connection)> {
+        if peer.options.alpn == ALPN::H1
+            && let Some(stream) = self.idle.take(peer.reuse_hash(), POOL_IDLE)
+        {
+            return Ok((
+                HttpSession::H1(Http1Session::new_with_options(stream, peer)),
+                Connection::Pooled,
+            ));
+        }
+        let (session, reused) = self.connector.get_http_session(peer).await?;
+        Ok((session, if reused { Connection::Pooled } else { Connection::Fresh }))
+    }
+
+    /// Returns a finished exchange's connection for reuse, or closes it if the response
     /// was not read to its end.
-    pub async fn release(&self, mut response: UpstreamResponse) {
-        if response.session.response_done() {
-            self.connector
-                .release_http_session(response.session, &response.peer, Some(POOL_IDLE))
-                .await;
-        } else {
-            response.session.shutdown().await;
+    pub async fn release(&self, response: UpstreamResponse) {
+        self.release_session(response.session, &response.peer).await;
+    }
+
+    async fn release_session(&self, mut session: HttpSession, peer: &HttpPeer) {
+        if !session.response_done() {
+            session.shutdown().await;
+            return;
+        }
+        match session {
+            HttpSession::H1(mut h1) => {
+                h1.respect_keepalive();
+                if let Some(stream) = h1.reuse().await {
+                    self.idle.put(peer.reuse_hash(), stream);
+                }
+            }
+            other => self.connector.release_http_session(other, peer, Some(POOL_IDLE)).await,
         }
     }
 
@@ -346,6 +377,28 @@ async fn prefetch_first_event(r: &mut UpstreamResponse) -> pingora::Result<()> {
     }
     r.head = head.freeze();
     Ok(())
+}
+
+async fn send_and_read_head(session: &mut HttpSession, request: &RequestHeader, body: &Bytes) -> pingora::Result<()> {
+    session.write_request_header(Box::new(request.clone())).await?;
+    session.write_request_body(body.clone(), true).await?;
+    session.finish_request_body().await?;
+    loop {
+        session.read_response_header().await?;
+        match session.response_header() {
+            Some(h) if h.status.is_informational() => continue,
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn connect_failure(p: &Provider, e: &pingora::Error) -> Verdict {
+    let kind = if matches!(e.etype(), pingora::ErrorType::ConnectTimedout) {
+        FailureKind::ConnectTimeout
+    } else {
+        FailureKind::Connect
+    };
+    failover(kind, format!("connect to {} failed: {}", p.name, e.etype().as_str()))
 }
 
 fn failover(kind: FailureKind, detail: String) -> Verdict {
