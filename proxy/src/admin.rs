@@ -1,5 +1,7 @@
 //! The admin listener (its own port, loopback by default): health, readiness, and a JSON
-//! view of providers, keys (names and weights, never secrets) and circuit states.
+//! view of providers, keys (names and weights, never secrets) and circuit states; with
+//! telemetry, the usage summary (`GET /admin/usage?since=&until=&by=`), one request's trace
+//! (`GET /admin/requests/{request_id}`) and Prometheus metrics (`GET /metrics`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,17 +13,52 @@ use serde_json::json;
 
 use crate::config::compile::RuntimeConfig;
 use crate::config::reload::ConfigStore;
+use crate::telemetry::{SummaryQuery, Telemetry, clock};
 
 /// The admin application.
 #[derive(Debug)]
 pub struct Admin {
     store: Arc<ConfigStore>,
+    telemetry: Option<Telemetry>,
 }
 
 impl Admin {
     /// Admin over the gateway's config store.
     pub fn new(store: Arc<ConfigStore>) -> Self {
-        Admin { store }
+        Admin { store, telemetry: None }
+    }
+
+    /// Serves usage, request traces and metrics from `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
+        self
+    }
+
+    async fn telemetry_route(&self, path: &str, query: Option<&str>) -> Option<(u16, serde_json::Value)> {
+        let path = path.strip_prefix("/admin/")?;
+        let Some(telemetry) = &self.telemetry else {
+            return (path == "usage" || path.starts_with("requests/"))
+                .then(|| (404, json!({ "error": "telemetry is not enabled" })));
+        };
+        if path == "usage" {
+            let q = match SummaryQuery::from_query_string(query, clock::now_ms()) {
+                Ok(q) => q,
+                Err(e) => return Some((400, json!({ "error": e.to_string() }))),
+            };
+            return Some(match telemetry.summary(&q).await {
+                Ok(rows) => (200, crate::telemetry::query::summary_json(&q, &rows)),
+                Err(e) => (503, json!({ "error": e.to_string() })),
+            });
+        }
+        let id = path.strip_prefix("requests/")?;
+        Some(match telemetry.record(id).await {
+            Ok(Some(record)) => (200, crate::telemetry::query::record_json(&record)),
+            Ok(None) => (
+                404,
+                json!({ "error": "no record for this request id (it may not be written yet)" }),
+            ),
+            Err(e) => (503, json!({ "error": e.to_string() })),
+        })
     }
 }
 
@@ -59,18 +96,38 @@ pub fn providers_view(config: &RuntimeConfig) -> serde_json::Value {
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
         let config = self.store.current();
-        let (status, body) = match (session.req_header().method.as_str(), session.req_header().uri.path()) {
-            ("GET", "/healthz") => (200, json!({ "status": "ok" })),
-            ("GET", "/readyz") if is_ready(&config) => (200, json!({ "status": "ready" })),
-            ("GET", "/readyz") => (503, json!({ "status": "no provider has a usable key" })),
-            ("GET", "/admin/providers") => (200, providers_view(&config)),
-            ("POST", "/admin/reload") => match self.store.reload() {
-                crate::config::reload::ReloadOutcome::Applied => (200, json!({ "reloaded": true })),
-                crate::config::reload::ReloadOutcome::Rejected(reason) => {
-                    (400, json!({ "reloaded": false, "error": reason }))
-                }
-            },
-            _ => (404, json!({ "error": "not found" })),
+        let method = session.req_header().method.as_str().to_owned();
+        let path = session.req_header().uri.path().to_owned();
+        let query = session.req_header().uri.query().map(str::to_owned);
+        if method == "GET" && path == "/metrics" {
+            let text = self.telemetry.as_ref().map(Telemetry::metrics_text).unwrap_or_default();
+            return http::Response::builder()
+                .status(200)
+                .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                .header(http::header::CONTENT_LENGTH, text.len())
+                .body(text.into_bytes())
+                .unwrap_or_default();
+        }
+        let routed = match method.as_str() {
+            "GET" => self.telemetry_route(&path, query.as_deref()).await,
+            _ => None,
+        };
+        let (status, body) = if let Some(answer) = routed {
+            answer
+        } else {
+            match (method.as_str(), path.as_str()) {
+                ("GET", "/healthz") => (200, json!({ "status": "ok" })),
+                ("GET", "/readyz") if is_ready(&config) => (200, json!({ "status": "ready" })),
+                ("GET", "/readyz") => (503, json!({ "status": "no provider has a usable key" })),
+                ("GET", "/admin/providers") => (200, providers_view(&config)),
+                ("POST", "/admin/reload") => match self.store.reload() {
+                    crate::config::reload::ReloadOutcome::Applied => (200, json!({ "reloaded": true })),
+                    crate::config::reload::ReloadOutcome::Rejected(reason) => {
+                        (400, json!({ "reloaded": false, "error": reason }))
+                    }
+                },
+                _ => (404, json!({ "error": "not found" })),
+            }
         };
         let body = body.to_string().into_bytes();
         http::Response::builder()

@@ -116,6 +116,27 @@ impl GatewayError {
         }
     }
 
+    /// A short stable name for usage records and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GatewayError::NotFound { .. } => "not_found",
+            GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
+            GatewayError::MissingKey => "missing_key",
+            GatewayError::InvalidKey => "invalid_key",
+            GatewayError::ModelNotAllowed(_) => "model_not_allowed",
+            GatewayError::UnknownModel(_) => "unknown_model",
+            GatewayError::MissingModel => "missing_model",
+            GatewayError::BodyTooLarge { .. } => "body_too_large",
+            GatewayError::MalformedJson(_) => "malformed_json",
+            GatewayError::InvalidRequest(_) => "invalid_request",
+            GatewayError::BodyRead(_) => "body_read",
+            GatewayError::NoHealthyUpstream { .. } => "no_healthy_upstream",
+            GatewayError::AllFailed { .. } => "all_failed",
+            GatewayError::NoCompatibleUpstream { .. } => "no_compatible_upstream",
+            GatewayError::UpstreamBroken(_) => "upstream_broken",
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self.class() {

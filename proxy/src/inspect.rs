@@ -78,6 +78,51 @@ pub fn rewrite_model(body: &Bytes, facts: &RequestFacts, upstream_model: &str) -
     out.freeze()
 }
 
+/// Whether an OpenAI Chat request already asks for usage in its stream
+/// (`stream_options.include_usage: true`).
+pub fn asks_for_stream_usage(body: &[u8]) -> bool {
+    top_level_value_span(body, "stream_options").is_some_and(|span| {
+        serde_json::from_slice::<serde_json::Value>(&body[span])
+            .is_ok_and(|o| o.get("include_usage").and_then(serde_json::Value::as_bool) == Some(true))
+    })
+}
+
+/// Adds `stream_options.include_usage: true` to an OpenAI Chat request, without which
+/// OpenAI streams carry no token counts and the request could not be billed. The relay
+/// keeps the usage chunk from a client that did not ask for it.
+pub fn with_stream_usage(body: &Bytes) -> Bytes {
+    match top_level_value_span(body, "stream_options") {
+        // The common case: no stream_options at all. Splice one in after the opening brace.
+        None => {
+            let Some(open) = body.iter().position(|b| *b == b'{') else {
+                return body.clone();
+            };
+            let mut out = BytesMut::with_capacity(body.len() + 40);
+            out.extend_from_slice(&body[..=open]);
+            out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
+            let rest = &body[open + 1..];
+            if rest.iter().any(|b| !b.is_ascii_whitespace() && *b != b'}') {
+                out.extend_from_slice(b",");
+            }
+            out.extend_from_slice(rest);
+            out.freeze()
+        }
+        Some(span) => {
+            let mut options = match serde_json::from_slice::<serde_json::Value>(&body[span.clone()]) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => serde_json::Map::new(),
+            };
+            options.insert("include_usage".into(), serde_json::Value::Bool(true));
+            let encoded = serde_json::Value::Object(options).to_string();
+            let mut out = BytesMut::with_capacity(body.len() + 24);
+            out.extend_from_slice(&body[..span.start]);
+            out.extend_from_slice(encoded.as_bytes());
+            out.extend_from_slice(&body[span.end..]);
+            out.freeze()
+        }
+    }
+}
+
 /// Finds the byte range of a top-level key's value in a valid JSON object.
 fn top_level_value_span(json: &[u8], key: &str) -> Option<Range<usize>> {
     let mut i = skip_ws(json, 0);
@@ -200,6 +245,28 @@ mod tests {
             inspect(WireFormat::OpenaiChat, b"", None),
             Err(GatewayError::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn stream_usage_is_requested() {
+        let body = Bytes::from_static(br#"{"model":"m","stream":true}"#);
+        assert!(!asks_for_stream_usage(&body));
+        let v: serde_json::Value = serde_json::from_slice(&with_stream_usage(&body)).unwrap();
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["model"], "m");
+        let other = Bytes::from_static(br#"{"model":"m","stream_options":{"x":1}}"#);
+        assert!(!asks_for_stream_usage(&other));
+        let v: serde_json::Value = serde_json::from_slice(&with_stream_usage(&other)).unwrap();
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["stream_options"]["x"], 1);
+        assert!(asks_for_stream_usage(
+            br#"{"stream_options":{"include_usage":true},"model":"m"}"#
+        ));
+        let empty = Bytes::from_static(b"{}");
+        assert_eq!(
+            &with_stream_usage(&empty)[..],
+            br#"{"stream_options":{"include_usage":true}}"#
+        );
     }
 
     #[test]

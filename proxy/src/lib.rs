@@ -6,6 +6,7 @@
 //! turn on Pingora's connectors ([`failover`], [`upstream`]) and relays the answer, streamed
 //! event by event ([`relay`], [`sse`]). [`service`] strings these phases together.
 
+pub mod accounting;
 pub mod admin;
 pub mod circuit;
 pub mod config;
@@ -26,4 +27,5 @@ pub mod router;
 pub mod server;
 pub mod service;
 pub mod sse;
+pub mod telemetry;
 pub mod upstream;

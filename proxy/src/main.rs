@@ -1,4 +1,4 @@
-//! The `aether` command: `serve`, `check`, `mock`.
+//! The `aether` command: `serve`, `check`, `migrate`, `usage`, `mock`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +41,30 @@ enum Command {
         #[arg(long, short, default_value = "conf/aether.toml")]
         config: PathBuf,
     },
+    /// Apply the usage-record database migrations, then exit (`serve` also runs them).
+    Migrate {
+        /// Config file.
+        #[arg(long, short, default_value = "conf/aether.toml")]
+        config: PathBuf,
+    },
+    /// Print usage (requests, errors, tokens per bucket, cost) from the configured database.
+    Usage {
+        /// Config file.
+        #[arg(long, short, default_value = "conf/aether.toml")]
+        config: PathBuf,
+        /// Start: today, yesterday, 7d / 24h / 30m back, or RFC 3339 (default today, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// End (exclusive), same forms (default now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Group by client, model or provider.
+        #[arg(long, default_value = "model")]
+        by: String,
+        /// Print JSON (as `GET /admin/usage`) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the mock LLM upstream (all four formats) for demos, tests and benchmarks.
     Mock {
         /// Listen address.
@@ -68,6 +92,24 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve { config, upgrade } => serve(config, upgrade),
         Command::Check { config } => check(&config),
+        Command::Migrate { config } => aether::telemetry::cli::migrate(&config),
+        Command::Usage {
+            config,
+            since,
+            until,
+            by,
+            json,
+        } => aether::telemetry::cli::usage(
+            &config,
+            since.as_deref(),
+            until.as_deref(),
+            Some(&by),
+            if json {
+                aether::telemetry::cli::Output::Json
+            } else {
+                aether::telemetry::cli::Output::Table
+            },
+        ),
         Command::Mock {
             listen,
             latency_ms,

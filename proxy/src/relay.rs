@@ -2,13 +2,16 @@
 //!
 //! Streams are relayed event by event as they arrive (whole SSE events, never the whole
 //! stream), awaiting each client write before the next upstream read so backpressure
-//! reaches the upstream. The client's disconnect drops the upstream connection, which
-//! cancels the upstream request. A stream that breaks after bytes reached the client cannot
-//! fail over: the client gets an error event in its own format and the stream is cut (not
-//! ended cleanly), so no client mistakes it for a complete answer. Non-streamed bodies are
-//! read whole (bounded), then written with their length.
+//! reaches the upstream. Every event also passes the usage tap on its way. The client's
+//! disconnect drops the upstream connection, which cancels the upstream request. A stream
+//! that breaks after bytes reached the client cannot fail over: the client gets an error
+//! event in its own format and the stream is cut (not ended cleanly), so no client mistakes
+//! it for a complete answer. Non-streamed bodies are read whole (bounded), then written
+//! with their length.
 
-use bytes::Bytes;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::ServerSession;
 
@@ -16,6 +19,8 @@ use crate::downstream::{self, client_gone};
 use crate::error::GatewayError;
 use crate::format::WireFormat;
 use crate::response_model::ModelRewrite;
+use crate::sse;
+use crate::telemetry::usage::UsageTap;
 use crate::upstream::{UpstreamResponse, Upstreams};
 
 /// Largest non-streamed upstream body relayed.
@@ -32,6 +37,15 @@ pub enum RelayEnd {
     UpstreamBroke(String),
 }
 
+/// Whether the client asked for the usage chunk of an OpenAI Chat stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageChunk {
+    /// Relay it (the client asked, or the format has none).
+    Relay,
+    /// Aether asked the upstream for it to bill the request; keep it from the client.
+    Withhold,
+}
+
 /// What the relay needs besides the response.
 #[derive(Debug)]
 pub struct RelayParams<'a> {
@@ -41,6 +55,17 @@ pub struct RelayParams<'a> {
     pub format: WireFormat,
     /// Puts the requested model name back, when it differs upstream.
     pub rewrite: Option<&'a ModelRewrite>,
+    /// Whether an OpenAI usage-only chunk goes to the client.
+    pub usage_chunk: UsageChunk,
+}
+
+/// What the relay observed, for the usage record.
+#[derive(Debug)]
+pub struct RelayReport {
+    /// Token usage seen in the body or the stream.
+    pub tap: UsageTap,
+    /// When the response head went to the client.
+    pub first_byte_at: Option<Instant>,
 }
 
 /// Relays `response` to the client and returns the upstream connection to the pool when
@@ -50,11 +75,12 @@ pub async fn relay(
     upstreams: &Upstreams,
     mut response: Box<UpstreamResponse>,
     params: RelayParams<'_>,
+    report: &mut RelayReport,
 ) -> Result<RelayEnd, GatewayError> {
     let end = if response.streaming {
-        relay_stream(session, &mut response, &params).await
+        relay_stream(session, &mut response, &params, report).await
     } else {
-        relay_buffered(session, &mut response, &params).await?
+        relay_buffered(session, &mut response, &params, report).await?
     };
     upstreams.release(*response).await;
     Ok(end)
@@ -79,20 +105,61 @@ fn rewritten(bytes: Bytes, rewrite: Option<&ModelRewrite>) -> Bytes {
     }
 }
 
+/// Taps usage from a block of whole events and returns what goes to the client.
+fn pass_events(block: Bytes, params: &RelayParams<'_>, tap: &mut UsageTap) -> Bytes {
+    if block.is_empty() {
+        return block;
+    }
+    tap.events(&block);
+    let block = match params.usage_chunk {
+        UsageChunk::Relay => block,
+        UsageChunk::Withhold => without_usage_chunks(block),
+    };
+    rewritten(block, params.rewrite)
+}
+
+/// Drops OpenAI usage-only chunks (`"choices":[]` with a `usage`) from a block of events.
+fn without_usage_chunks(block: Bytes) -> Bytes {
+    if !block.windows(9).any(|w| w == b"\"usage\":{") {
+        return block;
+    }
+    let mut out = BytesMut::with_capacity(block.len());
+    let text = String::from_utf8_lossy(&block);
+    for raw in text.split_inclusive("\n\n") {
+        let usage_only = sse::events(raw.as_bytes()).next().is_some_and(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.data).is_ok_and(|v| {
+                v.get("usage").is_some_and(|u| !u.is_null())
+                    && v.get("choices")
+                        .and_then(serde_json::Value::as_array)
+                        .is_some_and(Vec::is_empty)
+            })
+        });
+        if !usage_only {
+            out.extend_from_slice(raw.as_bytes());
+        }
+    }
+    out.freeze()
+}
+
 async fn relay_buffered(
     session: &mut ServerSession,
     response: &mut UpstreamResponse,
     params: &RelayParams<'_>,
+    report: &mut RelayReport,
 ) -> Result<RelayEnd, GatewayError> {
     let body = response
         .read_to_end(MAX_BUFFERED_RESPONSE)
         .await
         .map_err(|e| GatewayError::UpstreamBroken(e.to_string()))?;
+    if response.header.status.is_success() {
+        report.tap.body(&body);
+    }
     let body = rewritten(body, params.rewrite);
     let mut header = downstream_header(&response.header, params.request_id)?;
     header
         .insert_header(http::header::CONTENT_LENGTH, body.len().to_string())
         .map_err(|e| GatewayError::UpstreamBroken(e.etype().as_str().to_owned()))?;
+    report.first_byte_at = Some(Instant::now());
     if session.write_response_header(Box::new(header)).await.is_err()
         || session.write_response_body(body, true).await.is_err()
     {
@@ -105,6 +172,7 @@ async fn relay_stream(
     session: &mut ServerSession,
     response: &mut UpstreamResponse,
     params: &RelayParams<'_>,
+    report: &mut RelayReport,
 ) -> RelayEnd {
     let Ok(mut header) = downstream_header(&response.header, params.request_id) else {
         return RelayEnd::UpstreamBroke("invalid upstream response header".into());
@@ -116,15 +184,12 @@ async fn relay_stream(
     {
         return RelayEnd::UpstreamBroke("cannot frame the response".into());
     }
+    report.first_byte_at = Some(Instant::now());
     if session.write_response_header(Box::new(header)).await.is_err() {
         return RelayEnd::ClientGone;
     }
-    let head = std::mem::take(&mut response.head);
-    if session
-        .write_response_body(rewritten(head, params.rewrite), false)
-        .await
-        .is_err()
-    {
+    let head = pass_events(std::mem::take(&mut response.head), params, &mut report.tap);
+    if session.write_response_body(head, false).await.is_err() {
         return RelayEnd::ClientGone;
     }
     loop {
@@ -134,13 +199,8 @@ async fn relay_stream(
         };
         match read {
             Ok(Some(chunk)) => {
-                let events = response.framer.push(&chunk);
-                if !events.is_empty()
-                    && session
-                        .write_response_body(rewritten(events, params.rewrite), false)
-                        .await
-                        .is_err()
-                {
+                let events = pass_events(response.framer.push(&chunk), params, &mut report.tap);
+                if !events.is_empty() && session.write_response_body(events, false).await.is_err() {
                     return RelayEnd::ClientGone;
                 }
             }
@@ -159,5 +219,22 @@ async fn relay_stream(
                 return RelayEnd::UpstreamBroke(message);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_only_chunks_are_withheld() {
+        let block = Bytes::from_static(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\ndata: [DONE]\n\n",
+        );
+        let out = without_usage_chunks(block);
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("\"content\":\"hi\""));
+        assert!(!text.contains("prompt_tokens"));
+        assert!(text.ends_with("data: [DONE]\n\n"));
     }
 }

@@ -20,8 +20,10 @@ use pingora::services::listening::Service;
 
 use crate::admin::Admin;
 use crate::config::ConfigFile;
-use crate::config::reload::ConfigStore;
+use crate::config::reload::{ConfigStore, ReloadHook};
 use crate::service::Gateway;
+use crate::telemetry::Telemetry;
+use crate::telemetry::service::TelemetryService;
 
 /// How often the config file is checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,6 +34,9 @@ pub enum ServeError {
     /// The TLS listener could not be set up.
     #[error("TLS listener: {0}")]
     Tls(String),
+    /// The telemetry hook could not be built.
+    #[error("telemetry: {0}")]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
 }
 
 struct ConfigWatcher(Arc<ConfigStore>);
@@ -76,7 +81,20 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
-    let mut gateway = Service::new("aether gateway".into(), Gateway::new(store.clone()));
+    let (telemetry, writer) = Telemetry::new(file)?;
+    let repricer = telemetry.clone();
+    store.set_reload_hook(ReloadHook(Box::new(move |file| {
+        if let Err(e) = repricer.reconfigure(file) {
+            tracing::error!("price catalogue not reloaded, keeping the previous one: {e}");
+        }
+    })));
+    let grace = Duration::from_secs(s.grace_period_secs);
+    server.add_service(background_service(
+        "telemetry writer",
+        TelemetryService::new(telemetry.clone(), writer, grace),
+    ));
+
+    let mut gateway = Service::new("aether gateway".into(), Gateway::new(store.clone(), telemetry.clone()));
     gateway.add_listener(ListenerConfig::tcp(&s.listen).l4_buffer(client_buffers()));
     if let Some(tls) = &s.tls {
         let settings = TlsSettings::intermediate(&tls.cert, &tls.key).map_err(|e| ServeError::Tls(e.to_string()))?;
@@ -88,7 +106,10 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
     }
     server.add_service(gateway);
     if let Some(admin) = &file.admin {
-        let mut service = Service::new("aether admin".into(), HttpServer::new_app(Admin::new(store.clone())));
+        let mut service = Service::new(
+            "aether admin".into(),
+            HttpServer::new_app(Admin::new(store.clone()).with_telemetry(telemetry)),
+        );
         service.add_tcp(&admin.listen);
         server.add_service(service);
     }

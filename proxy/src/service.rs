@@ -7,7 +7,7 @@
 //! body over 64 KiB), then drives Pingora's connectors in its own failover loop.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use pingora::apps::{HttpPersistentSettings, HttpServerApp, HttpServerOptions, Re
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
 
+use crate::accounting::{self, Lifecycle};
 use crate::config::compile::{ClientKey, RuntimeConfig};
 use crate::config::reload::ConfigStore;
 use crate::downstream::{self, client_gone};
@@ -23,9 +24,11 @@ use crate::failover::{self, AttemptRecord, Outgoing};
 use crate::format::WireFormat;
 use crate::ingress::{self, Endpoint, GeminiTarget};
 use crate::inspect::{self, RequestFacts};
-use crate::relay::{self, RelayEnd, RelayParams};
+use crate::relay::{self, RelayEnd, RelayParams, RelayReport, UsageChunk};
 use crate::response_model::ModelRewrite;
 use crate::router::{self, Candidate};
+use crate::telemetry::Telemetry;
+use crate::telemetry::usage::UsageTap;
 use crate::upstream::Upstreams;
 
 /// The gateway application.
@@ -33,6 +36,7 @@ use crate::upstream::Upstreams;
 pub struct Gateway {
     store: Arc<ConfigStore>,
     upstreams: Upstreams,
+    telemetry: Telemetry,
     options: HttpServerOptions,
 }
 
@@ -43,6 +47,8 @@ pub struct RequestCtx {
     pub id: String,
     /// When the request head was read.
     pub started: Instant,
+    /// The same moment on the wall clock, for the usage record.
+    pub started_at: SystemTime,
     /// The config generation this request runs on, start to finish.
     pub config: Arc<RuntimeConfig>,
     /// The client's format (decides the error shape).
@@ -57,6 +63,16 @@ pub struct RequestCtx {
     pub status: Option<u16>,
     /// How the response ended.
     pub end: Option<RelayEnd>,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// The format of the upstream that answered.
+    pub upstream_format: Option<WireFormat>,
+    /// What the relay saw (usage, first byte).
+    pub report: Option<RelayReport>,
+    /// The error that ended the request, as (kind, client-safe message).
+    pub error: Option<(&'static str, String)>,
+    /// Where the usage record is.
+    pub lifecycle: Lifecycle,
 }
 
 /// Whether the client connection may serve another request.
@@ -67,13 +83,14 @@ enum Reuse {
 }
 
 impl Gateway {
-    /// A gateway serving the store's current config.
-    pub fn new(store: Arc<ConfigStore>) -> Self {
+    /// A gateway serving the store's current config, recording usage through `telemetry`.
+    pub fn new(store: Arc<ConfigStore>, telemetry: Telemetry) -> Self {
         let mut options = HttpServerOptions::default();
         options.h2c = true;
         Gateway {
             store,
             upstreams: Upstreams::default(),
+            telemetry,
             options,
         }
     }
@@ -111,6 +128,7 @@ impl Gateway {
         };
         let facts = inspect::inspect(format, &body, gemini.as_ref())?;
         ctx.model = Some(facts.model.clone());
+        ctx.stream = facts.stream && !count_tokens;
         let canonical = ctx.config.canonical_model(&facts.model).to_owned();
         if !client.models.allows(&canonical) && !client.models.allows(&facts.model) {
             return Err(GatewayError::ModelNotAllowed(facts.model.clone()));
@@ -167,7 +185,19 @@ impl Gateway {
         count_tokens: bool,
         plan: &router::Plan,
     ) -> Result<Reuse, GatewayError> {
-        let body_for = |upstream_model: &str| same_format_body(body, facts, upstream_model);
+        // OpenAI Chat streams carry token counts only when asked: ask, so the request can be
+        // billed, and keep the usage chunk from a client that did not ask for it.
+        let usage_chunk = match (ctx.format, ctx.stream) {
+            (WireFormat::OpenaiChat, true) if !inspect::asks_for_stream_usage(body) => UsageChunk::Withhold,
+            _ => UsageChunk::Relay,
+        };
+        let body_for = |upstream_model: &str| {
+            let body = same_format_body(body, facts, upstream_model);
+            match usage_chunk {
+                UsageChunk::Withhold => inspect::with_stream_usage(&body),
+                UsageChunk::Relay => body,
+            }
+        };
         let claude_beta = query
             .and_then(|q| ingress::query_param(q, "beta"))
             .is_some_and(|v| v == "true");
@@ -182,6 +212,7 @@ impl Gateway {
             stream: facts.stream,
         };
         let config = ctx.config.clone();
+        accounting::accepted(&self.telemetry, ctx);
         let attempt = failover::run(&self.upstreams, &config, plan, &out, &mut ctx.attempts);
         let (candidate, response) = tokio::select! {
             result = attempt => result?,
@@ -191,13 +222,22 @@ impl Gateway {
             }
         };
         ctx.status = Some(response.header.status.as_u16());
+        ctx.upstream_format = Some(candidate.route.provider.format);
+        if response.streaming {
+            accounting::first_byte(&self.telemetry, ctx, Instant::now());
+        }
         let rewrite = ModelRewrite::new(candidate.upstream_model(&facts.model), &facts.model);
         let params = RelayParams {
             request_id: &ctx.id,
             format: ctx.format,
             rewrite: rewrite.as_ref(),
+            usage_chunk,
         };
-        let end = relay::relay(s, &self.upstreams, response, params).await?;
+        let report = ctx.report.insert(RelayReport {
+            tap: UsageTap::new(candidate.route.provider.format),
+            first_byte_at: None,
+        });
+        let end = relay::relay(s, &self.upstreams, response, params, report).await?;
         let reuse = if end == RelayEnd::Complete {
             Reuse::Keep
         } else {
@@ -222,6 +262,7 @@ impl Gateway {
     async fn respond_error(&self, s: &mut ServerSession, ctx: &mut RequestCtx, error: &GatewayError) -> Reuse {
         let status = error.status();
         ctx.status = Some(status);
+        ctx.error = Some((error.kind(), error.to_string()));
         // A body left unread would be parsed as the next request: close instead.
         let reuse = if s.is_body_done() { Reuse::Keep } else { Reuse::Close };
         if reuse == Reuse::Close {
@@ -281,6 +322,7 @@ impl HttpServerApp for Gateway {
         let mut ctx = RequestCtx {
             id: crate::request_id::next(),
             started: Instant::now(),
+            started_at: SystemTime::now(),
             config: self.store.current(),
             format: WireFormat::OpenaiChat,
             client: None,
@@ -288,11 +330,17 @@ impl HttpServerApp for Gateway {
             attempts: Vec::new(),
             status: None,
             end: None,
+            stream: false,
+            upstream_format: None,
+            report: None,
+            error: None,
+            lifecycle: Lifecycle::Unrecorded,
         };
         let reuse = match self.handle(&mut session, &mut ctx).await {
             Ok(reuse) => reuse,
             Err(error) => self.respond_error(&mut session, &mut ctx, &error).await,
         };
+        accounting::finished(&self.telemetry, &mut ctx);
         log_request(&session, &ctx);
         if reuse == Reuse::Close {
             return None;

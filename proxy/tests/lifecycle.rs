@@ -49,6 +49,7 @@ fn serve_config(dir: &TempDir, listen: SocketAddr, upstream: SocketAddr, grace: 
         config_head(),
         provider("p", "openai-chat", upstream, 0, &[("m", "m")], "")
     );
+    let text = with_test_telemetry(&text, dir);
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -127,6 +128,7 @@ async fn shipped_default_config_starts_with_unset_provider_keys() {
         .replace("/tmp/aether_upgrade.sock", &format!("{}/u.sock", dir.0.display()))
         .replace("/tmp/aether.pid", &format!("{}/p.pid", dir.0.display()))
         .replace("grace_period_secs = 30", "grace_period_secs = 1");
+    let text = with_test_telemetry(&text, &dir);
     let path = dir.0.join("aether.toml");
     std::fs::write(&path, text).unwrap();
     let mut child = Command::new(BIN)

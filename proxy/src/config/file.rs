@@ -32,6 +32,12 @@ pub struct ConfigFile {
     /// Client-facing alias → client-facing model name.
     #[serde(default)]
     pub aliases: BTreeMap<String, String>,
+    /// Usage records: sink, writer, retention, bodies.
+    #[serde(default)]
+    pub telemetry: crate::telemetry::settings::TelemetrySection,
+    /// Price catalogue and per-model prices.
+    #[serde(default)]
+    pub pricing: crate::telemetry::pricing::PricingSection,
 }
 
 /// `[server]`.
@@ -231,6 +237,8 @@ pub struct ProviderKeySection {
     pub weight: u32,
     /// Client-facing models this key may serve; absent means all of the provider's.
     pub models: Option<Vec<String>>,
+    /// Actual cost = list cost × this (a negotiated discount, a reseller's markup); absent = 1.
+    pub cost_multiplier: Option<f64>,
 }
 
 fn default_weight() -> u32 {

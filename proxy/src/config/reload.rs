@@ -5,12 +5,12 @@
 //! started with, so in-flight requests and open streams finish on it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use super::{LoadError, RuntimeConfig};
+use super::{ConfigFile, RuntimeConfig};
 use crate::circuit::CircuitRegistry;
 
 /// The live config and what is needed to rebuild it.
@@ -19,6 +19,17 @@ pub struct ConfigStore {
     current: ArcSwap<RuntimeConfig>,
     registry: Arc<CircuitRegistry>,
     path: Option<PathBuf>,
+    on_reload: OnceLock<ReloadHook>,
+}
+
+/// Called with each newly applied config file, for parts of Aether that keep their own
+/// compiled view of it (the price catalogue).
+pub struct ReloadHook(pub Box<dyn Fn(&ConfigFile) + Send + Sync>);
+
+impl std::fmt::Debug for ReloadHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReloadHook")
+    }
 }
 
 /// What a reload attempt did.
@@ -37,7 +48,13 @@ impl ConfigStore {
             current: ArcSwap::from_pointee(initial),
             registry,
             path,
+            on_reload: OnceLock::new(),
         }
+    }
+
+    /// Sets the hook run after each applied reload (once; later calls are ignored).
+    pub fn set_reload_hook(&self, hook: ReloadHook) {
+        let _ = self.on_reload.set(hook);
     }
 
     /// The current generation. Cheap: one atomic load and a reference count.
@@ -61,6 +78,9 @@ impl ConfigStore {
                     tracing::warn!("config: {w}");
                 }
                 self.current.store(Arc::new(loaded.runtime));
+                if let Some(hook) = self.on_reload.get() {
+                    (hook.0)(&loaded.file);
+                }
                 tracing::info!(path = %path.display(), "config reloaded");
                 ReloadOutcome::Applied
             }
@@ -100,11 +120,5 @@ impl ConfigStore {
                 self.reload();
             }
         }
-    }
-}
-
-impl From<LoadError> for ReloadOutcome {
-    fn from(e: LoadError) -> Self {
-        ReloadOutcome::Rejected(e.to_string())
     }
 }

@@ -152,6 +152,16 @@ pub fn validate(file: &ConfigFile) -> Vec<Diagnostic> {
             );
         }
     }
+    for (field, message) in file.telemetry.problems() {
+        r.error(format!("telemetry.{field}"), message);
+    }
+    // Prices, tiers and provider-key cost multipliers.
+    if let Err(e) = crate::telemetry::Pricing::from_config(file) {
+        match e {
+            crate::telemetry::PricingError::Invalid { path, message } => r.error(path, message),
+            other => r.error("pricing", other.to_string()),
+        }
+    }
     r.0
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use aether::circuit::CircuitRegistry;
 use aether::config::{self, reload::ConfigStore};
 use aether::service::Gateway;
+use aether::telemetry::Telemetry;
 use aether_mock::{MockConfig, MockServer};
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::http::Connector;
@@ -26,6 +27,7 @@ pub const DEMO_KEY_SHA256: &str = "06631918ee659f7a10315e68bc948e0044ca7ff537adc
 pub struct TestGateway {
     pub addr: SocketAddr,
     pub store: Arc<ConfigStore>,
+    pub telemetry: Telemetry,
     _stop: watch::Sender<bool>,
     _dir: Option<TempDir>,
 }
@@ -68,25 +70,33 @@ pub fn provider(
     )
 }
 
+/// Usage records go to a SQLite file in the test's own directory, unless the config says
+/// otherwise.
+pub fn with_test_telemetry(toml: &str, dir: &TempDir) -> String {
+    if toml.contains("[telemetry]") {
+        return toml.to_owned();
+    }
+    format!("{toml}\n[telemetry]\nurl = \"sqlite://{}/usage.db\"\n", dir.0.display())
+}
+
 /// Starts the gateway on `toml` (kept in a temporary file, so reloads can rewrite it).
 pub async fn start_gateway(toml: &str) -> TestGateway {
     let dir = TempDir::new();
     let path = dir.0.join("aether.toml");
-    std::fs::write(&path, toml).unwrap();
+    std::fs::write(&path, with_test_telemetry(toml, &dir)).unwrap();
     let registry = Arc::new(CircuitRegistry::default());
     let loaded = config::load(&path, &registry).unwrap_or_else(|e| panic!("test config invalid: {e}"));
+    let telemetry = Telemetry::start(&loaded.file).await.unwrap();
     let store = Arc::new(ConfigStore::new(loaded.runtime, registry, Some(path)));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(aether::listener::serve(
-        listener,
-        Arc::new(Gateway::new(store.clone())),
-        stopped,
-    ));
+    let gateway = Gateway::new(store.clone(), telemetry.clone());
+    tokio::spawn(aether::listener::serve(listener, Arc::new(gateway), stopped));
     TestGateway {
         addr,
         store,
+        telemetry,
         _stop: stop,
         _dir: Some(dir),
     }
@@ -95,6 +105,16 @@ pub async fn start_gateway(toml: &str) -> TestGateway {
 impl TestGateway {
     pub fn config_path(&self) -> PathBuf {
         self._dir.as_ref().unwrap().0.join("aether.toml")
+    }
+
+    /// The usage record of a request, once everything submitted so far is written.
+    pub async fn record(&self, request_id: &str) -> aether::telemetry::record::UsageRecord {
+        self.telemetry.flush().await.unwrap();
+        self.telemetry
+            .record(request_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no record for {request_id}"))
     }
 }
 

@@ -1,0 +1,254 @@
+//! One exact usage record per request, end to end: the real gateway, the mock upstream and
+//! a SQLite store, read back by request id.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+mod common;
+
+use std::time::Duration;
+
+use aether::telemetry::record::{ResponseEnd, Status};
+use aether_mock::{Fault, MockConfig};
+use bytes::Bytes;
+use common::*;
+
+fn id(resp: &Resp) -> String {
+    resp.header("x-request-id").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_format_records_tokens_and_cost_streamed_or_not() {
+    let upstream = mock(MockConfig::default()).await;
+    let formats = [
+        ("claude", "claude-sonnet-4-5"),
+        ("openai-chat", "gpt-4.1"),
+        ("openai-responses", "gpt-5"),
+        ("gemini", "gemini-2.5-flash"),
+    ];
+    let mut toml = config_head();
+    for (format, model) in formats {
+        toml.push_str(&provider(format, format, upstream.addr(), 0, &[(model, model)], ""));
+    }
+    let gw = start_gateway(&toml).await;
+    let client = Client::new(gw.addr);
+    for (format, model) in formats {
+        for stream in [false, true] {
+            let resp = call(&client, format, model, stream, &[]).await;
+            assert_eq!(resp.status, 200, "{format}");
+            let r = gw.record(&id(&resp)).await;
+            let what = format!("{format} stream={stream}: {r:?}");
+            assert_eq!(r.status, Status::Completed, "{what}");
+            assert_eq!(r.response_end, ResponseEnd::Complete, "{what}");
+            assert_eq!(r.client_key.as_deref(), Some("demo"));
+            assert_eq!(r.requested_model.as_deref(), Some(model));
+            assert_eq!(r.provider.as_deref(), Some(format));
+            assert_eq!(r.stream, stream);
+            assert_eq!(r.http_status, Some(200));
+            assert!(r.usage.input > 0 && r.usage.output > 0, "{what}");
+            let cost = r.cost.as_ref().unwrap_or_else(|| panic!("no cost: {what}"));
+            assert!(cost.total.0 > 0, "{what}");
+            assert_eq!(r.attempts.len(), 1);
+            assert!(r.ttfb_ms.is_some() && r.total_ms.is_some());
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_openai_stream_is_billed_even_when_the_client_did_not_ask_for_usage() {
+    let upstream = mock(MockConfig::default()).await;
+    let gw = start_gateway(
+        &(config_head() + &provider("p", "openai-chat", upstream.addr(), 0, &[("gpt-4.1", "gpt-4.1")], "")),
+    )
+    .await;
+    let resp = call(&Client::new(gw.addr), "openai-chat", "gpt-4.1", true, &[]).await;
+    let sent = upstream.requests()[0].json().unwrap();
+    assert_eq!(
+        sent["stream_options"]["include_usage"], true,
+        "Aether asked the upstream for usage"
+    );
+    assert!(
+        !resp.text().contains("\"prompt_tokens\""),
+        "the client, who did not ask, gets no usage chunk"
+    );
+    assert!(resp.text().trim_end().ends_with("data: [DONE]"));
+    let r = gw.record(&id(&resp)).await;
+    assert!(r.usage.input > 0 && r.usage.output > 0, "{r:?}");
+}
+
+#[tokio::test]
+async fn failover_records_every_candidate_tried() {
+    let dead = dead_addr().await;
+    let limited = mock(MockConfig {
+        fault: Fault::Status(429),
+        ..MockConfig::default()
+    })
+    .await;
+    let healthy = mock(MockConfig::default()).await;
+    let toml = config_head()
+        + &provider("dead", "claude", dead, 0, &[("m", "m")], "")
+        + &provider("limited", "claude", limited.addr(), 1, &[("m", "m")], "")
+        + &provider("healthy", "claude", healthy.addr(), 2, &[("m", "m")], "");
+    let gw = start_gateway(&toml).await;
+    let resp = call(&Client::new(gw.addr), "claude", "m", true, &[]).await;
+    let r = gw.record(&id(&resp)).await;
+    assert_eq!(r.status, Status::Completed);
+    let tried: Vec<_> = r
+        .attempts
+        .iter()
+        .map(|a| (a.provider.as_str(), a.outcome.as_str(), a.status))
+        .collect();
+    assert_eq!(
+        tried,
+        vec![
+            ("dead", "connect", None),
+            ("limited", "status", Some(429)),
+            ("healthy", "relayed", Some(200))
+        ]
+    );
+    assert_eq!(r.provider.as_deref(), Some("healthy"));
+}
+
+#[tokio::test]
+async fn all_failed_and_rejected_requests_leave_one_failed_record() {
+    let broken = mock(MockConfig {
+        fault: Fault::Status(500),
+        ..MockConfig::default()
+    })
+    .await;
+    let gw = start_gateway(&(config_head() + &provider("broken", "gemini", broken.addr(), 0, &[("m", "m")], ""))).await;
+    let client = Client::new(gw.addr);
+    let resp = call(&client, "gemini", "m", false, &[]).await;
+    assert_eq!(resp.status, 503);
+    let r = gw.record(&id(&resp)).await;
+    assert_eq!((r.status, r.http_status), (Status::Failed, Some(503)));
+    assert_eq!(r.error.as_ref().unwrap().class, "all_failed");
+    assert_eq!(r.attempts.len(), 1);
+    assert!(r.cost.as_ref().is_none_or(|c| c.total.0 == 0));
+
+    let resp = client.post("/v1/messages", &[("x-api-key", "sk-nope")], "{}").await;
+    assert_eq!(resp.status, 401);
+    let r = gw.record(&id(&resp)).await;
+    assert_eq!((r.status, r.client_key.as_deref()), (Status::Failed, None));
+    assert_eq!(r.error.as_ref().unwrap().class, "invalid_key");
+    assert!(!format!("{r:?}").contains("sk-nope"), "the key is never recorded");
+}
+
+#[tokio::test]
+async fn a_stream_cut_by_the_upstream_records_the_tokens_seen_so_far() {
+    let upstream = mock(MockConfig {
+        fault: Fault::ResetMidStream { after_events: 3 },
+        ..MockConfig::default()
+    })
+    .await;
+    let gw = start_gateway(&(config_head() + &provider("p", "claude", upstream.addr(), 0, &[("m", "m")], ""))).await;
+    let client = Client::new(gw.addr);
+    let (path, body) = request_for("claude", "m", true);
+    let mut session = client
+        .open(
+            "POST",
+            &path,
+            &[("x-api-key", DEMO_KEY)],
+            Bytes::from(serde_json::to_vec(&body).unwrap()),
+        )
+        .await;
+    let id = session
+        .response_header()
+        .unwrap()
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    while let Ok(Some(_)) = session.read_response_body().await {}
+    let r = gw.record(&id).await;
+    assert_eq!(r.status, Status::Failed, "{r:?}");
+    assert_eq!(r.error.as_ref().unwrap().class, "upstream_broke");
+    assert_eq!(r.response_end, ResponseEnd::CutShort);
+    assert!(r.usage.input > 0, "message_start's input tokens were seen: {r:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_stream_is_recorded_as_cancelled() {
+    let upstream = mock(MockConfig {
+        chunks: 100,
+        interval: Duration::from_millis(20),
+        ..MockConfig::default()
+    })
+    .await;
+    let gw = start_gateway(&(config_head() + &provider("p", "claude", upstream.addr(), 0, &[("m", "m")], ""))).await;
+    let client = Client::new(gw.addr);
+    let (path, body) = request_for("claude", "m", true);
+    let mut session = client
+        .open(
+            "POST",
+            &path,
+            &[("x-api-key", DEMO_KEY)],
+            Bytes::from(serde_json::to_vec(&body).unwrap()),
+        )
+        .await;
+    let id = session
+        .response_header()
+        .unwrap()
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    session.read_response_body().await.unwrap();
+    session.shutdown().await;
+    drop(session);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        gw.telemetry.flush().await.unwrap();
+        if let Some(r) = gw.telemetry.record(&id).await.unwrap()
+            && r.status.is_terminal()
+        {
+            assert_eq!(r.status, Status::Cancelled, "{r:?}");
+            assert_eq!(r.response_end, ResponseEnd::CutShort);
+            assert!(r.usage.input > 0);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no final record");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn requests_in_flight_are_visible_as_pending_or_streaming() {
+    let upstream = mock(MockConfig {
+        chunks: 50,
+        interval: Duration::from_millis(20),
+        ..MockConfig::default()
+    })
+    .await;
+    let gw =
+        start_gateway(&(config_head() + &provider("p", "openai-chat", upstream.addr(), 0, &[("m", "m")], ""))).await;
+    let client = Client::new(gw.addr);
+    let (path, body) = request_for("openai-chat", "m", true);
+    let auth = format!("Bearer {DEMO_KEY}");
+    let mut session = client
+        .open(
+            "POST",
+            &path,
+            &[("authorization", &auth)],
+            Bytes::from(serde_json::to_vec(&body).unwrap()),
+        )
+        .await;
+    let id = session
+        .response_header()
+        .unwrap()
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    session.read_response_body().await.unwrap();
+    let live = gw.record(&id).await;
+    assert_eq!(live.status, Status::Streaming, "{live:?}");
+    while let Ok(Some(_)) = session.read_response_body().await {}
+    let done = gw.record(&id).await;
+    assert_eq!(done.status, Status::Completed);
+}
