@@ -23,6 +23,7 @@ REF="$REF_TARGET/release/pingora-ref"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 MOCK=$(free_port); GW=$(free_port); ADMIN=$(free_port); NGX=$(free_port); PREF=$(free_port)
+GW_OFF=$(free_port); ADMIN_OFF=$(free_port)
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
@@ -37,12 +38,18 @@ sed -e "s/127.0.0.1:9100/127.0.0.1:$MOCK/" -e "s/127.0.0.1:8080/127.0.0.1:$GW/" 
     -e "s/127.0.0.1:9090/127.0.0.1:$ADMIN/" -e "s/^threads = .*/threads = $THREADS/" \
     conf/examples/local-mock.toml > "$WORK/aether.toml"
 sed -i "s#^\[server\]#[server]\nupgrade_sock = \"$WORK/upgrade.sock\"\npid_file = \"$WORK/aether.pid\"#" "$WORK/aether.toml"
+printf '\n[telemetry]\nurl = "sqlite://%s/usage.db"\n' "$WORK" >> "$WORK/aether.toml"
 RUST_LOG=warn "$BIN" serve --config "$WORK/aether.toml" >/dev/null 2>&1 & AETHER_PID=$!; pids+=($AETHER_PID)
+# The same gateway with telemetry off, to measure what recording usage costs.
+sed -e "s/127.0.0.1:$GW/127.0.0.1:$GW_OFF/" -e "s/127.0.0.1:$ADMIN/127.0.0.1:$ADMIN_OFF/" \
+    -e "s#$WORK/upgrade.sock#$WORK/upgrade-off.sock#" -e "s#$WORK/aether.pid#$WORK/aether-off.pid#" \
+    -e 's/^url = "sqlite.*/sink = "off"/' "$WORK/aether.toml" > "$WORK/aether-off.toml"
+RUST_LOG=warn "$BIN" serve --config "$WORK/aether-off.toml" >/dev/null 2>&1 & pids+=($!)
 sed -e "s#__WORKERS__#$THREADS#" -e "s#__DIR__#$WORK#g" -e "s#__MOCK_PORT__#$MOCK#" -e "s#__PORT__#$NGX#" \
     bench/nginx.conf.template > "$WORK/nginx.conf"
 nginx -c "$WORK/nginx.conf"
 THREADS=$THREADS "$REF" "127.0.0.1:$PREF" "127.0.0.1:$MOCK" >/dev/null 2>&1 & pids+=($!)
-for port in $MOCK $GW $NGX $PREF; do
+for port in $MOCK $GW $NGX $PREF $GW_OFF; do
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
 
@@ -66,13 +73,34 @@ PY
 
 echo "# bench/run.sh $DURATION $CONNS — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS -c$CONNS -d${DURATION}s"
 echo
+if [[ $SECTIONS == *memory* ]]; then
+  # Memory with 1,000 concurrent open streams (each ~10 s long), first, on a fresh process.
+  rss() { awk '/VmRSS/ {print int($2/1024)}' /proc/$1/status; }
+  idle=$(rss $AETHER_PID)
+  wrk -t$THREADS -c1000 -d12s --timeout 30s -s bench/stream-hold.lua "http://127.0.0.1:$GW/v1/chat/completions" > "$WORK/hold.txt" &
+  WRK=$!
+  peak=0; open=0
+  for _ in $(seq 22); do
+    sleep 0.5
+    r=$(rss $AETHER_PID); [ "$r" -gt "$peak" ] && peak=$r
+    o=$(ss -Htn state established "( sport = :$GW )" | wc -l); [ "$o" -gt "$open" ] && open=$o
+  done
+  wait $WRK || true
+  echo "## 1,000 concurrent streams"
+  echo
+  echo "Aether RSS: idle $idle MB, peak $peak MB with $open client connections open (40 events × 250 ms per stream)."
+  grep -E "requests in|Socket errors|Non-2xx" "$WORK/hold.txt" | sed 's/^/    /'
+  echo
+fi
+
 for script in chat.lua chat-stream.lua; do
   [[ $SECTIONS == *throughput* ]] || break
   # Warm-up so every target has its pools and caches filled.
-  for port in $MOCK $NGX $PREF $GW; do wrk -t1 -c8 -d1s -s "bench/$script" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null; done
+  for port in $MOCK $NGX $PREF $GW_OFF $GW; do wrk -t1 -c8 -d1s -s "bench/$script" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null; done
   read -r d_rps d_p50 d_p99 d_err <<<"$(measure "http://127.0.0.1:$MOCK" $script)"
   read -r n_rps n_p50 n_p99 n_err <<<"$(measure "http://127.0.0.1:$NGX" $script)"
   read -r p_rps p_p50 p_p99 p_err <<<"$(measure "http://127.0.0.1:$PREF" $script)"
+  read -r o_rps o_p50 o_p99 o_err <<<"$(measure "http://127.0.0.1:$GW_OFF" $script)"
   read -r a_rps a_p50 a_p99 a_err <<<"$(measure "http://127.0.0.1:$GW" $script)"
   echo "## $script"
   echo
@@ -81,26 +109,17 @@ for script in chat.lua chat-stream.lua; do
   echo "| mock directly | $d_rps | $d_p50 | $d_p99 | $d_err |"
   echo "| nginx (reverse proxy) | $n_rps | $n_p50 | $n_p99 | $n_err |"
   echo "| Pingora ProxyHttp pass-through (reference) | $p_rps | $p_p50 | $p_p99 | $p_err |"
-  echo "| Aether | $a_rps | $a_p50 | $a_p99 | $a_err |"
+  echo "| Aether, telemetry off | $o_rps | $o_p50 | $o_p99 | $o_err |"
+  echo "| Aether (telemetry on, SQLite) | $a_rps | $a_p50 | $a_p99 | $a_err |"
   echo
-  python3 -c "print(f'Aether / nginx = {$a_rps/$n_rps:.2f}x req/s; Aether / Pingora ProxyHttp = {$a_rps/$p_rps:.2f}x; Aether / direct = {$a_rps/$d_rps:.2f}x; added p50 vs direct = {$a_p50-$d_p50:.2f} ms')"
+  python3 -c "print(f'Aether / nginx = {$a_rps/$n_rps:.2f}x req/s; Aether / Pingora ProxyHttp = {$a_rps/$p_rps:.2f}x; Aether / direct = {$a_rps/$d_rps:.2f}x; added p50 vs direct = {$a_p50-$d_p50:.2f} ms; telemetry on / off = {$a_rps/$o_rps:.2f}x')"
   echo
 done
 
-[[ $SECTIONS == *memory* ]] || exit 0
-# Memory with 1,000 concurrent open streams (each ~10 s long).
-rss() { awk '/VmRSS/ {print int($2/1024)}' /proc/$1/status; }
-idle=$(rss $AETHER_PID)
-wrk -t$THREADS -c1000 -d12s --timeout 30s -s bench/stream-hold.lua "http://127.0.0.1:$GW/v1/chat/completions" > "$WORK/hold.txt" &
-WRK=$!
-peak=0; open=0
-for _ in $(seq 22); do
-  sleep 0.5
-  r=$(rss $AETHER_PID); [ "$r" -gt "$peak" ] && peak=$r
-  o=$(ss -Htn state established "( sport = :$GW )" | wc -l); [ "$o" -gt "$open" ] && open=$o
-done
-wait $WRK || true
-echo "## 1,000 concurrent streams"
-echo
-echo "Aether RSS: idle $idle MB, peak $peak MB with $open client connections open (40 events × 250 ms per stream)."
-grep -E "requests in|Socket errors|Non-2xx" "$WORK/hold.txt" | sed 's/^/    /'
+if [[ $SECTIONS == *throughput* ]]; then
+  # Did the usage writer keep up? Its queue, drops and spills after the load above.
+  echo "Usage writer after the runs above (from /metrics):"
+  echo
+  curl -s "http://127.0.0.1:$ADMIN/metrics" | grep -E "^aether_(telemetry_|requests_in_flight)" | sed 's/^/    /'
+  echo
+fi

@@ -9,9 +9,11 @@
 //! it for a complete answer. Non-streamed bodies are read whole (bounded), then written
 //! with their length.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use memchr::memmem::Finder;
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::ServerSession;
 
@@ -118,25 +120,20 @@ fn pass_events(block: Bytes, params: &RelayParams<'_>, tap: &mut UsageTap) -> By
     rewritten(block, params.rewrite)
 }
 
-/// Drops OpenAI usage-only chunks (`"choices":[]` with a `usage`) from a block of events.
+/// Drops OpenAI usage-only chunks (`"choices":[]` with a `usage` object) from a block of
+/// events. OpenAI writes that chunk's JSON compactly, so two substring checks find it
+/// without parsing every event.
 fn without_usage_chunks(block: Bytes) -> Bytes {
-    if !block.windows(9).any(|w| w == b"\"usage\":{") {
+    static NO_CHOICES: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(br#""choices":[]"#));
+    static USAGE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(br#""usage":{"#));
+    let is_usage_only = |event: &[u8]| NO_CHOICES.find(event).is_some() && USAGE.find(event).is_some();
+    if !sse::raw_events(&block).any(is_usage_only) {
         return block;
     }
     let mut out = BytesMut::with_capacity(block.len());
-    let text = String::from_utf8_lossy(&block);
-    for raw in text.split_inclusive("\n\n") {
-        let usage_only = sse::events(raw.as_bytes()).next().is_some_and(|e| {
-            serde_json::from_str::<serde_json::Value>(&e.data).is_ok_and(|v| {
-                v.get("usage").is_some_and(|u| !u.is_null())
-                    && v.get("choices")
-                        .and_then(serde_json::Value::as_array)
-                        .is_some_and(Vec::is_empty)
-            })
-        });
-        if !usage_only {
-            out.extend_from_slice(raw.as_bytes());
-        }
+    for event in sse::raw_events(&block).filter(|e| !is_usage_only(e)) {
+        out.extend_from_slice(event);
+        out.extend_from_slice(b"\n\n");
     }
     out.freeze()
 }

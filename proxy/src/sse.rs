@@ -4,7 +4,13 @@
 //! gateway look at the first event before committing to an upstream, rewrite the model
 //! name in every event, and tap usage, without ever buffering more than one partial event.
 
+use std::sync::LazyLock;
+
 use bytes::{Bytes, BytesMut};
+use memchr::memmem::Finder;
+
+/// The event terminator, searched for with a prebuilt SIMD finder.
+static BLANK_LINE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
 
 /// Accumulates bytes and hands back complete events.
 #[derive(Debug, Default)]
@@ -37,24 +43,16 @@ impl SseFramer {
     }
 }
 
-/// The end (exclusive) of the last complete event in `buf`, searching from `from`.
+/// The end (exclusive) of the last complete event in `buf`, searching from `from`: just
+/// after the last blank line (`\n\n`, or `\n\r\n` of CRLF streams).
 fn last_event_end(buf: &[u8], from: usize) -> Option<usize> {
     let mut end = None;
-    let mut i = from;
-    while i + 1 < buf.len() {
-        if buf[i] == b'\n' {
-            if buf[i + 1] == b'\n' {
-                end = Some(i + 2);
-                i += 2;
-                continue;
-            }
-            if buf[i + 1] == b'\r' && buf.get(i + 2) == Some(&b'\n') {
-                end = Some(i + 3);
-                i += 3;
-                continue;
-            }
+    for i in memchr::memchr_iter(b'\n', &buf[from.min(buf.len())..]).map(|i| i + from) {
+        match buf.get(i + 1) {
+            Some(b'\n') => end = Some(i + 2),
+            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => end = Some(i + 3),
+            _ => {}
         }
-        i += 1;
     }
     end
 }
@@ -72,10 +70,33 @@ type Cow<'a> = std::borrow::Cow<'a, str>;
 
 /// Splits a block of complete events into events (comments and empty events skipped).
 pub fn events(block: &[u8]) -> impl Iterator<Item = Event<'_>> {
-    let text = std::str::from_utf8(block).unwrap_or("");
-    text.split("\n\n")
-        .flat_map(|raw| raw.split("\r\n\r\n"))
+    raw_events(block)
+        .filter_map(|raw| std::str::from_utf8(raw).ok())
         .filter_map(parse_event)
+}
+
+/// The raw events of a block, each without its terminating blank line.
+pub fn raw_events(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = block;
+    std::iter::from_fn(move || {
+        while !rest.is_empty() {
+            let (event, next) = match BLANK_LINE.find(rest) {
+                Some(i) => (&rest[..i], &rest[i + 2..]),
+                None => (rest, &rest[rest.len()..]),
+            };
+            rest = next;
+            let event = event.strip_suffix(b"\r").unwrap_or(event);
+            // "\r\n\r\n" terminators leave "\r" or "\r\n" at the edges.
+            let event = event
+                .strip_prefix(b"\r\n")
+                .or_else(|| event.strip_prefix(b"\n"))
+                .unwrap_or(event);
+            if !event.is_empty() {
+                return Some(event);
+            }
+        }
+        None
+    })
 }
 
 fn parse_event(raw: &str) -> Option<Event<'_>> {

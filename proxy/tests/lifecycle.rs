@@ -196,6 +196,23 @@ async fn sigterm_lets_open_streams_finish() {
     );
     let status = wait_exit(&mut p, Duration::from_secs(15)).await;
     assert!(status.success(), "{status:?}");
+
+    // The shutdown flushed the stream's usage record: `aether usage` reads it back.
+    let out = Command::new(BIN)
+        .args(["usage", "--since", "1h", "--json", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let usage: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(usage["total"]["requests"], 1, "{usage}");
+    assert_eq!(usage["total"]["failed"], 0, "{usage}");
+    let migrate = Command::new(BIN)
+        .args(["migrate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
 }
 
 #[tokio::test]

@@ -252,3 +252,85 @@ async fn requests_in_flight_are_visible_as_pending_or_streaming() {
     let done = gw.record(&id).await;
     assert_eq!(done.status, Status::Completed);
 }
+
+#[tokio::test]
+async fn the_admin_api_serves_usage_traces_and_metrics() {
+    use aether::admin::Admin;
+    use pingora::apps::http_app::HttpServer;
+
+    let upstream = mock(MockConfig::default()).await;
+    let gw = start_gateway(
+        &(config_head()
+            + &provider(
+                "anthropic",
+                "claude",
+                upstream.addr(),
+                0,
+                &[("claude-sonnet-4-5", "claude-sonnet-4-5")],
+                "",
+            )),
+    )
+    .await;
+    let client = Client::new(gw.addr);
+    let ok = call(&client, "claude", "claude-sonnet-4-5", false, &[]).await;
+    let denied = client.post("/v1/messages", &[("x-api-key", "sk-nope")], "{}").await;
+    assert_eq!((ok.status, denied.status), (200, 401));
+    gw.telemetry.flush().await.unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_addr = listener.local_addr().unwrap();
+    let admin = HttpServer::new_app(Admin::new(gw.store.clone()).with_telemetry(gw.telemetry.clone()));
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(aether::listener::serve(listener, std::sync::Arc::new(admin), stopped));
+    let admin = Client::new(admin_addr);
+
+    let usage = admin.request("GET", "/admin/usage?since=1h&by=model", &[], "").await;
+    assert_eq!(usage.status, 200, "{}", usage.text());
+    let usage = usage.json();
+    assert_eq!(usage["total"]["requests"], 2, "{usage}");
+    assert_eq!(usage["total"]["failed"], 1, "{usage}");
+    let sonnet = usage["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "claude-sonnet-4-5")
+        .unwrap();
+    assert!(
+        sonnet["cost_usd"].as_str().unwrap().parse::<f64>().unwrap() > 0.0,
+        "{sonnet}"
+    );
+
+    let trace = admin
+        .request("GET", &format!("/admin/requests/{}", id(&ok)), &[], "")
+        .await;
+    assert_eq!(trace.status, 200);
+    let trace = trace.json();
+    assert_eq!(trace["status"], "completed");
+    assert_eq!(trace["attempts"][0]["provider"], "anthropic");
+    assert!(
+        !trace.to_string().contains("upstream-secret"),
+        "no provider key in the trace"
+    );
+    assert_eq!(
+        admin.request("GET", "/admin/requests/req_nope", &[], "").await.status,
+        404
+    );
+
+    let metrics = admin.request("GET", "/metrics", &[], "").await.text();
+    assert!(
+        metrics.contains(r#"aether_requests_total{model="claude-sonnet-4-5",provider="anthropic",status="2xx"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("aether_telemetry_dropped_total 0"), "{metrics}");
+    assert!(metrics.contains("aether_ttfb_seconds_bucket"), "{metrics}");
+
+    let providers = admin.request("GET", "/admin/providers", &[], "").await;
+    assert_eq!(
+        providers.json()["providers"][0]["keys"][0]["circuit"]["state"],
+        "closed"
+    );
+    assert!(
+        !providers.text().contains("upstream-secret"),
+        "no provider key in the admin API"
+    );
+}

@@ -55,6 +55,8 @@ def config(mock_port, gw_port, admin_port, tmp):
         f'pid_file = "{tmp}/aether.pid"',
         "[admin]",
         f'listen = "127.0.0.1:{admin_port}"',
+        "[telemetry]",
+        f'url = "sqlite://{tmp}/usage.db"',
         "[[client_keys]]",
         'name = "demo"',
         f'key_sha256 = "{KEY_SHA256}"',

@@ -302,21 +302,15 @@ fn responses_type_hint(data: &str) -> &'static str {
 /// Whether `data` has `"field"` followed by `:` and an object (not `null`), without
 /// parsing it.
 fn has_object_field(data: &str, field: &str) -> bool {
-    let needle_len = field.len() + 2;
-    let mut rest = data;
-    while let Some(i) = rest.find('"') {
-        let after = &rest[i..];
-        if after.len() > needle_len && after[1..].starts_with(field) && after[1 + field.len()..].starts_with('"') {
-            let tail = after[needle_len..].trim_start();
-            if let Some(v) = tail.strip_prefix(':')
-                && v.trim_start().starts_with('{')
-            {
-                return true;
-            }
-        }
-        rest = &after[1..];
-    }
-    false
+    let bytes = data.as_bytes();
+    let mut needle = Vec::with_capacity(field.len() + 2);
+    needle.push(b'"');
+    needle.extend_from_slice(field.as_bytes());
+    needle.push(b'"');
+    memchr::memmem::find_iter(bytes, &needle).any(|i| {
+        let tail = data[i + needle.len()..].trim_start();
+        tail.strip_prefix(':').is_some_and(|v| v.trim_start().starts_with('{'))
+    })
 }
 
 #[derive(Deserialize)]
