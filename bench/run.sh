@@ -33,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BIN" mock --listen "127.0.0.1:$MOCK" >/dev/null 2>&1 & pids+=($!)
+"$BIN" mock --listen "127.0.0.1:$MOCK" >/dev/null 2>&1 & MOCK_PID=$!; pids+=($MOCK_PID)
 sed -e "s/127.0.0.1:9100/127.0.0.1:$MOCK/" -e "s/127.0.0.1:8080/127.0.0.1:$GW/" \
     -e "s/127.0.0.1:9090/127.0.0.1:$ADMIN/" -e "s/^threads = .*/threads = $THREADS/" \
     conf/examples/local-mock.toml > "$WORK/aether.toml"
@@ -44,22 +44,28 @@ RUST_LOG=warn "$BIN" serve --config "$WORK/aether.toml" >/dev/null 2>&1 & AETHER
 sed -e "s/127.0.0.1:$GW/127.0.0.1:$GW_OFF/" -e "s/127.0.0.1:$ADMIN/127.0.0.1:$ADMIN_OFF/" \
     -e "s#$WORK/upgrade.sock#$WORK/upgrade-off.sock#" -e "s#$WORK/aether.pid#$WORK/aether-off.pid#" \
     -e 's/^url = "sqlite.*/sink = "off"/' "$WORK/aether.toml" > "$WORK/aether-off.toml"
-RUST_LOG=warn "$BIN" serve --config "$WORK/aether-off.toml" >/dev/null 2>&1 & pids+=($!)
+RUST_LOG=warn "$BIN" serve --config "$WORK/aether-off.toml" >/dev/null 2>&1 & OFF_PID=$!; pids+=($OFF_PID)
 sed -e "s#__WORKERS__#$THREADS#" -e "s#__DIR__#$WORK#g" -e "s#__MOCK_PORT__#$MOCK#" -e "s#__PORT__#$NGX#" \
     bench/nginx.conf.template > "$WORK/nginx.conf"
 nginx -c "$WORK/nginx.conf"
-THREADS=$THREADS "$REF" "127.0.0.1:$PREF" "127.0.0.1:$MOCK" >/dev/null 2>&1 & pids+=($!)
+THREADS=$THREADS "$REF" "127.0.0.1:$PREF" "127.0.0.1:$MOCK" >/dev/null 2>&1 & REF_PID=$!; pids+=($REF_PID)
 for port in $MOCK $GW $NGX $PREF $GW_OFF; do
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
 
-# wrk output → "rps p50_ms p99_ms errors"
+# CPU time (clock ticks) used so far by a set of processes.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
+
+# wrk output → "rps p50_ms p99_ms errors cpu_us_per_request" (CPU of the proxy processes given)
 measure() {
-  local url=$1 script=$2
+  local url=$1 script=$2; shift 2
+  local before; before=$(ticks "$@")
   wrk -t$THREADS -c$CONNS -d${DURATION}s --latency -s "bench/$script" "$url/v1/chat/completions" > "$WORK/wrk.txt"
-  python3 - "$WORK/wrk.txt" <<'PY'
+  local used=$(( $(ticks "$@") - before ))
+  python3 - "$WORK/wrk.txt" "$used" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
+used, hz = int(sys.argv[2]), int(sys.argv[3])
 def ms(label):
     m = re.search(r"^\s+%s\s+([\d.]+)(us|ms|s)\b" % label, t, re.M)
     v, u = float(m.group(1)), m.group(2)
@@ -67,7 +73,9 @@ def ms(label):
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 sock = re.search(r"Socket errors: (.*)", t)
-print(f"{rps:.0f} {ms('50%'):.2f} {ms('99%'):.2f} {int(errs.group(1)) if errs else 0}{' ' + sock.group(1).replace(' ', '') if sock else ''}")
+reqs = int(re.search(r"(\d+) requests in", t).group(1))
+cpu = used / hz * 1e6 / max(reqs, 1)
+print(f"{rps:.0f} {ms('50%'):.2f} {ms('99%'):.2f} {int(errs.group(1)) if errs else 0}{'+' + sock.group(1).replace(' ', '') if sock else ''} {cpu:.0f}")
 PY
 }
 
@@ -97,20 +105,22 @@ for script in chat.lua chat-stream.lua; do
   [[ $SECTIONS == *throughput* ]] || break
   # Warm-up so every target has its pools and caches filled.
   for port in $MOCK $NGX $PREF $GW_OFF $GW; do wrk -t1 -c8 -d1s -s "bench/$script" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null; done
-  read -r d_rps d_p50 d_p99 d_err <<<"$(measure "http://127.0.0.1:$MOCK" $script)"
-  read -r n_rps n_p50 n_p99 n_err <<<"$(measure "http://127.0.0.1:$NGX" $script)"
-  read -r p_rps p_p50 p_p99 p_err <<<"$(measure "http://127.0.0.1:$PREF" $script)"
-  read -r o_rps o_p50 o_p99 o_err <<<"$(measure "http://127.0.0.1:$GW_OFF" $script)"
-  read -r a_rps a_p50 a_p99 a_err <<<"$(measure "http://127.0.0.1:$GW" $script)"
+  NGINX_WORKERS=$(pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ')
+  read -r d_rps d_p50 d_p99 d_err d_cpu <<<"$(measure "http://127.0.0.1:$MOCK" $script $MOCK_PID)"
+  # shellcheck disable=SC2086 # one pid per worker
+  read -r n_rps n_p50 n_p99 n_err n_cpu <<<"$(measure "http://127.0.0.1:$NGX" $script $NGINX_WORKERS)"
+  read -r p_rps p_p50 p_p99 p_err p_cpu <<<"$(measure "http://127.0.0.1:$PREF" $script $REF_PID)"
+  read -r o_rps o_p50 o_p99 o_err o_cpu <<<"$(measure "http://127.0.0.1:$GW_OFF" $script $OFF_PID)"
+  read -r a_rps a_p50 a_p99 a_err a_cpu <<<"$(measure "http://127.0.0.1:$GW" $script $AETHER_PID)"
   echo "## $script"
   echo
-  echo "| target | req/s | p50 ms | p99 ms | non-2xx |"
-  echo "|---|---:|---:|---:|---:|"
-  echo "| mock directly | $d_rps | $d_p50 | $d_p99 | $d_err |"
-  echo "| nginx (reverse proxy) | $n_rps | $n_p50 | $n_p99 | $n_err |"
-  echo "| Pingora ProxyHttp pass-through (reference) | $p_rps | $p_p50 | $p_p99 | $p_err |"
-  echo "| Aether, telemetry off | $o_rps | $o_p50 | $o_p99 | $o_err |"
-  echo "| Aether (telemetry on, SQLite) | $a_rps | $a_p50 | $a_p99 | $a_err |"
+  echo "| target | req/s | p50 ms | p99 ms | non-2xx | CPU µs / request |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| mock directly | $d_rps | $d_p50 | $d_p99 | $d_err | $d_cpu (mock) |"
+  echo "| nginx (reverse proxy) | $n_rps | $n_p50 | $n_p99 | $n_err | $n_cpu |"
+  echo "| Pingora ProxyHttp pass-through (reference) | $p_rps | $p_p50 | $p_p99 | $p_err | $p_cpu |"
+  echo "| Aether, telemetry off | $o_rps | $o_p50 | $o_p99 | $o_err | $o_cpu |"
+  echo "| Aether (telemetry on, SQLite) | $a_rps | $a_p50 | $a_p99 | $a_err | $a_cpu |"
   echo
   python3 -c "print(f'Aether / nginx = {$a_rps/$n_rps:.2f}x req/s; Aether / Pingora ProxyHttp = {$a_rps/$p_rps:.2f}x; Aether / direct = {$a_rps/$d_rps:.2f}x; added p50 vs direct = {$a_p50-$d_p50:.2f} ms; telemetry on / off = {$a_rps/$o_rps:.2f}x')"
   echo
