@@ -20,7 +20,9 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A new id: `req_` and 32 hex digits.
 pub fn next() -> String {
-    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("req_{:012x}{:08x}{:012x}", millis & 0xffff_ffff_ffff, n, *SEED)
 }

@@ -221,15 +221,7 @@ async fn upstream_reset_mid_stream_cuts_the_client_stream_with_an_error_event() 
         + &provider("backup", "claude", backup.addr(), 1, &[("m", "m")], "");
     let gw = start_gateway(&toml).await;
     let client = Client::new(gw.addr);
-    let (path, body) = request_for("claude", "m", true);
-    let mut session = client
-        .open(
-            "POST",
-            &path,
-            &[("x-api-key", DEMO_KEY)],
-            Bytes::from(serde_json::to_vec(&body).unwrap()),
-        )
-        .await;
+    let (mut session, _) = open_stream(&client, "claude", "m").await;
     assert_eq!(session.response_header().unwrap().status.as_u16(), 200);
     let mut received = Vec::new();
     let mut cut = false;
@@ -261,16 +253,7 @@ async fn client_disconnect_cancels_the_upstream_stream() {
     let toml = config_head() + &provider("slow", "openai-chat", upstream.addr(), 0, &[("m", "m")], "");
     let gw = start_gateway(&toml).await;
     let client = Client::new(gw.addr);
-    let (path, body) = request_for("openai-chat", "m", true);
-    let auth = format!("Bearer {DEMO_KEY}");
-    let mut session = client
-        .open(
-            "POST",
-            &path,
-            &[("authorization", &auth)],
-            Bytes::from(serde_json::to_vec(&body).unwrap()),
-        )
-        .await;
+    let (mut session, _) = open_stream(&client, "openai-chat", "m").await;
     let first = session.read_response_body().await.unwrap().unwrap();
     assert!(!first.is_empty());
     session.shutdown().await;

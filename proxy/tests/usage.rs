@@ -142,24 +142,7 @@ async fn a_stream_cut_by_the_upstream_records_the_tokens_seen_so_far() {
     .await;
     let gw = start_gateway(&(config_head() + &provider("p", "claude", upstream.addr(), 0, &[("m", "m")], ""))).await;
     let client = Client::new(gw.addr);
-    let (path, body) = request_for("claude", "m", true);
-    let mut session = client
-        .open(
-            "POST",
-            &path,
-            &[("x-api-key", DEMO_KEY)],
-            Bytes::from(serde_json::to_vec(&body).unwrap()),
-        )
-        .await;
-    let id = session
-        .response_header()
-        .unwrap()
-        .headers
-        .get("x-request-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (mut session, id) = open_stream(&client, "claude", "m").await;
     while let Ok(Some(_)) = session.read_response_body().await {}
     let r = gw.record(&id).await;
     assert_eq!(r.status, Status::Failed, "{r:?}");
@@ -178,24 +161,7 @@ async fn a_client_that_leaves_mid_stream_is_recorded_as_cancelled() {
     .await;
     let gw = start_gateway(&(config_head() + &provider("p", "claude", upstream.addr(), 0, &[("m", "m")], ""))).await;
     let client = Client::new(gw.addr);
-    let (path, body) = request_for("claude", "m", true);
-    let mut session = client
-        .open(
-            "POST",
-            &path,
-            &[("x-api-key", DEMO_KEY)],
-            Bytes::from(serde_json::to_vec(&body).unwrap()),
-        )
-        .await;
-    let id = session
-        .response_header()
-        .unwrap()
-        .headers
-        .get("x-request-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (mut session, id) = open_stream(&client, "claude", "m").await;
     session.read_response_body().await.unwrap();
     session.shutdown().await;
     drop(session);
@@ -226,25 +192,7 @@ async fn requests_in_flight_are_visible_as_pending_or_streaming() {
     let gw =
         start_gateway(&(config_head() + &provider("p", "openai-chat", upstream.addr(), 0, &[("m", "m")], ""))).await;
     let client = Client::new(gw.addr);
-    let (path, body) = request_for("openai-chat", "m", true);
-    let auth = format!("Bearer {DEMO_KEY}");
-    let mut session = client
-        .open(
-            "POST",
-            &path,
-            &[("authorization", &auth)],
-            Bytes::from(serde_json::to_vec(&body).unwrap()),
-        )
-        .await;
-    let id = session
-        .response_header()
-        .unwrap()
-        .headers
-        .get("x-request-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (mut session, id) = open_stream(&client, "openai-chat", "m").await;
     session.read_response_body().await.unwrap();
     let live = gw.record(&id).await;
     assert_eq!(live.status, Status::Streaming, "{live:?}");

@@ -145,6 +145,20 @@ impl Usage {
         self.context_tokens() + self.output
     }
 
+    /// A usage in bucket order (for tests): input, output, cache writes 5m and 1h, cache
+    /// reads, reasoning.
+    #[cfg(test)]
+    pub(crate) fn of(input: u64, output: u64, c5: u64, c1: u64, read: u64, reasoning: u64) -> Self {
+        Usage {
+            input,
+            output,
+            cache_creation_5m: c5,
+            cache_creation_1h: c1,
+            cache_read: read,
+            reasoning,
+        }
+    }
+
     /// Whether no token was counted.
     pub fn is_empty(&self) -> bool {
         *self == Usage::default()

@@ -407,14 +407,7 @@ mod tests {
     use super::*;
 
     fn usage(input: u64, output: u64, c5: u64, c1: u64, read: u64, reasoning: u64) -> Usage {
-        Usage {
-            input,
-            output,
-            cache_creation_5m: c5,
-            cache_creation_1h: c1,
-            cache_read: read,
-            reasoning,
-        }
+        Usage::of(input, output, c5, c1, read, reasoning)
     }
 
     const CLAUDE_STREAM: &str = concat!(

@@ -275,6 +275,31 @@ pub async fn call(client: &Client, format: &str, model: &str, stream: bool, extr
     client.post(&path, &headers, serde_json::to_vec(&body).unwrap()).await
 }
 
+/// Opens a minimal streaming request of `format` with the demo key: the session after the
+/// response head, and the request id the gateway gave it.
+pub async fn open_stream(client: &Client, format: &str, model: &str) -> (HttpSession, String) {
+    let (path, body) = request_for(format, model, true);
+    let (name, value) = auth(format);
+    let session = client
+        .open(
+            "POST",
+            &path,
+            &[(name, &value)],
+            Bytes::from(serde_json::to_vec(&body).unwrap()),
+        )
+        .await;
+    let id = session
+        .response_header()
+        .unwrap()
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (session, id)
+}
+
 /// The data payloads of an SSE body.
 pub fn sse_data(body: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(body)
