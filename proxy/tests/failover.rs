@@ -9,7 +9,6 @@ mod common;
 use std::time::Duration;
 
 use aether_mock::{Fault, MockConfig};
-use bytes::Bytes;
 use common::*;
 use sha2::{Digest, Sha256};
 

@@ -146,8 +146,8 @@ async fn shipped_default_config_starts_with_unset_provider_keys() {
     wait_listening(admin).await;
     let ready = Client::new(admin).request("GET", "/readyz", &[], "").await;
     assert_eq!(ready.status, 503, "no provider has a key: not ready, but running");
-    signal(&p.0, "INT");
-    wait_exit(&mut p, Duration::from_secs(10)).await;
+    signal(&p.0, "TERM");
+    wait_exit(&mut p, Duration::from_secs(20)).await;
     let log = std::io::read_to_string(stdout).unwrap();
     for var in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY"] {
         assert!(log.contains(&format!("env var {var} is not set")), "{log}");

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use aether::telemetry::record::{ResponseEnd, Status};
 use aether_mock::{Fault, MockConfig};
-use bytes::Bytes;
 use common::*;
 
 fn id(resp: &Resp) -> String {
