@@ -6,7 +6,6 @@
 //! prompt cache warm), spreads clients across keys in proportion to their weights, and
 //! gives a stable fallback order. Keys whose circuit is open are left out and counted.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::circuit::Admission;
@@ -86,16 +85,6 @@ fn splitmix64(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
-}
-
-/// Identity of a route for logs and records: `provider/key`.
-pub fn route_label(route: &Route) -> String {
-    format!("{}/{}", route.provider.name, route.key.name)
-}
-
-/// Whether two candidates are the same provider key.
-pub fn same_key(a: &Route, b: &Route) -> bool {
-    Arc::ptr_eq(&a.key, &b.key)
 }
 
 #[cfg(test)]

@@ -89,8 +89,6 @@ pub struct UpstreamResponse {
     pub streaming: bool,
     /// When the exchange must be over.
     pub deadline: Instant,
-    /// When the response head arrived.
-    pub first_byte_at: Instant,
 }
 
 impl std::fmt::Debug for UpstreamResponse {
@@ -197,7 +195,6 @@ impl Upstreams {
             }
             Ok(Ok(())) => {}
         }
-        let first_byte_at = Instant::now();
         let Some(header) = session.response_header().cloned() else {
             return failover(FailureKind::Connect, format!("{} sent no response head", p.name));
         };
@@ -218,7 +215,6 @@ impl Upstreams {
             framer: SseFramer::default(),
             streaming,
             deadline,
-            first_byte_at,
         };
         if streaming {
             let remaining = (started + first_byte).saturating_duration_since(Instant::now());
