@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
-use crate::relay::RelayEnd;
+use crate::relay::{BodySample, RelayEnd};
 use crate::service::RequestCtx;
-use crate::telemetry::record::{AttemptTrace, ResponseEnd, Status, UsageRecord};
+use crate::telemetry::record::{AttemptTrace, Bodies, ResponseEnd, Status, UsageRecord};
 use crate::telemetry::{Telemetry, TelemetryEvent};
 
 /// Whether the hook has seen this request's `Accepted` event.
@@ -87,6 +87,14 @@ pub fn finished(telemetry: &Telemetry, ctx: &mut RequestCtx) {
         (None, None) => (Status::Completed, ResponseEnd::Complete),
     };
     record.response_end = end;
+    if telemetry.stores_bodies() {
+        let response = match ctx.report.as_ref().map(|r| &r.sample) {
+            Some(BodySample::Keep(bytes)) if !bytes.is_empty() => telemetry.capture_body(bytes),
+            _ => None,
+        };
+        let request = ctx.request_body.as_ref().and_then(|b| telemetry.capture_body(b));
+        record.bodies = Some(Bodies { request, response });
+    }
     record.finish(status);
     telemetry.submit(TelemetryEvent::Finished(Box::new(record)));
 }

@@ -68,6 +68,28 @@ pub struct RelayReport {
     pub tap: UsageTap,
     /// When the response head went to the client.
     pub first_byte_at: Option<Instant>,
+    /// The response body (for streams, the first events), kept only when usage records
+    /// store bodies.
+    pub sample: BodySample,
+}
+
+/// Whether the relay keeps a sample of the response for the usage record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodySample {
+    /// Bodies are not recorded.
+    Off,
+    /// Keep the first bytes that pass (empty until then).
+    Keep(Bytes),
+}
+
+impl BodySample {
+    fn offer(&mut self, bytes: &Bytes) {
+        if let BodySample::Keep(kept) = self
+            && kept.is_empty()
+        {
+            *kept = bytes.clone();
+        }
+    }
 }
 
 /// Relays `response` to the client and returns the upstream connection to the pool when
@@ -151,6 +173,7 @@ async fn relay_buffered(
     if response.header.status.is_success() {
         report.tap.body(&body);
     }
+    report.sample.offer(&body);
     let body = rewritten(body, params.rewrite);
     let mut header = downstream_header(&response.header, params.request_id)?;
     header
@@ -186,6 +209,7 @@ async fn relay_stream(
         return RelayEnd::ClientGone;
     }
     let head = pass_events(std::mem::take(&mut response.head), params, &mut report.tap);
+    report.sample.offer(&head);
     if session.write_response_body(head, false).await.is_err() {
         return RelayEnd::ClientGone;
     }

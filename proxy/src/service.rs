@@ -24,7 +24,7 @@ use crate::failover::{self, AttemptRecord, Outgoing};
 use crate::format::WireFormat;
 use crate::ingress::{self, Endpoint, GeminiTarget};
 use crate::inspect::{self, RequestFacts};
-use crate::relay::{self, RelayEnd, RelayParams, RelayReport, UsageChunk};
+use crate::relay::{self, BodySample, RelayEnd, RelayParams, RelayReport, UsageChunk};
 use crate::response_model::ModelRewrite;
 use crate::router::{self, Candidate};
 use crate::telemetry::Telemetry;
@@ -73,6 +73,8 @@ pub struct RequestCtx {
     pub error: Option<(&'static str, String)>,
     /// Where the usage record is.
     pub lifecycle: Lifecycle,
+    /// The request body, kept only when usage records store bodies.
+    pub request_body: Option<Bytes>,
 }
 
 /// Whether the client connection may serve another request.
@@ -121,6 +123,9 @@ impl Gateway {
         }
 
         let body = downstream::read_body(s, ctx.config.max_body_bytes).await?;
+        if self.telemetry.stores_bodies() {
+            ctx.request_body = Some(body.clone());
+        }
         let count_tokens = endpoint == Endpoint::CountTokens;
         let (format, gemini) = match endpoint {
             Endpoint::Generate { format, gemini } => (format, gemini),
@@ -236,6 +241,11 @@ impl Gateway {
         let report = ctx.report.insert(RelayReport {
             tap: UsageTap::new(candidate.route.provider.format),
             first_byte_at: None,
+            sample: if self.telemetry.stores_bodies() {
+                BodySample::Keep(Bytes::new())
+            } else {
+                BodySample::Off
+            },
         });
         let end = relay::relay(s, &self.upstreams, response, params, report).await?;
         let reuse = if end == RelayEnd::Complete {
@@ -335,6 +345,7 @@ impl HttpServerApp for Gateway {
             report: None,
             error: None,
             lifecycle: Lifecycle::Unrecorded,
+            request_body: None,
         };
         let reuse = match self.handle(&mut session, &mut ctx).await {
             Ok(reuse) => reuse,

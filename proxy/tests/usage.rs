@@ -281,3 +281,45 @@ async fn the_admin_api_serves_usage_traces_and_metrics() {
         "no provider key in the admin API"
     );
 }
+
+#[tokio::test]
+async fn bodies_are_kept_truncated_and_redacted_only_when_configured() {
+    let upstream = mock(MockConfig::default()).await;
+    let db = TempDir::new();
+    let toml = format!(
+        "[telemetry]\nurl = \"sqlite://{}/usage.db\"\nstore_bodies = \"truncated\"\nbody_limit_bytes = 120\n\n{}{}",
+        db.0.display(),
+        config_head(),
+        provider("p", "openai-chat", upstream.addr(), 0, &[("m", "m")], "")
+    );
+    let gw = start_gateway(&toml).await;
+    let client = Client::new(gw.addr);
+    let body = serde_json::json!({
+        "model": "m",
+        "messages": [{"role": "user", "content": format!("my key is sk-live-0123456789abcdef {}", "x".repeat(500))}],
+    });
+    let auth = format!("Bearer {DEMO_KEY}");
+    let resp = client
+        .post(
+            "/v1/chat/completions",
+            &[("authorization", &auth)],
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status, 200);
+    let r = gw.record(&id(&resp)).await;
+    let bodies = r.bodies.expect("bodies are kept");
+    let request = bodies.request.unwrap();
+    assert!(
+        request.contains("[REDACTED]") && !request.contains("sk-live-0123456789abcdef"),
+        "{request}"
+    );
+    assert!(request.contains("truncated"), "{request}");
+    assert!(bodies.response.unwrap().contains("\"choices\""), "the response body is kept too");
+
+    // Off by default.
+    let plain =
+        start_gateway(&(config_head() + &provider("p", "openai-chat", upstream.addr(), 0, &[("m", "m")], ""))).await;
+    let resp = call(&Client::new(plain.addr), "openai-chat", "m", false, &[]).await;
+    assert!(plain.record(&id(&resp)).await.bodies.is_none());
+}

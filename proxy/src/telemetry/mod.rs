@@ -280,6 +280,11 @@ impl Telemetry {
         self.inner.pricing.load_full()
     }
 
+    /// Whether records keep (truncated, redacted) bodies.
+    pub fn stores_bodies(&self) -> bool {
+        self.inner.settings.store_bodies != StoreBodies::Off
+    }
+
     /// A body for a record, per `[telemetry] store_bodies`: `None` when bodies are off, else
     /// truncated to `body_limit_bytes` with secrets redacted.
     pub fn capture_body(&self, body: &[u8]) -> Option<String> {
