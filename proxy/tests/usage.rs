@@ -315,7 +315,10 @@ async fn bodies_are_kept_truncated_and_redacted_only_when_configured() {
         "{request}"
     );
     assert!(request.contains("truncated"), "{request}");
-    assert!(bodies.response.unwrap().contains("\"choices\""), "the response body is kept too");
+    assert!(
+        bodies.response.unwrap().contains("\"choices\""),
+        "the response body is kept too"
+    );
 
     // Off by default.
     let plain =

@@ -123,7 +123,7 @@ impl UsageTap {
             WireFormat::OpenaiChat => {
                 if data.trim() == "[DONE]" {
                     self.completed = true;
-                } else if has_object_field(data, "usage")
+                } else if has_usage_object(data)
                     && let Ok(b) = serde_json::from_str::<OpenaiChatBody>(data)
                     && let Some(u) = b.usage
                 {
@@ -301,14 +301,13 @@ fn responses_type_hint(data: &str) -> &'static str {
 
 /// Whether `data` has `"field"` followed by `:` and an object (not `null`), without
 /// parsing it.
-fn has_object_field(data: &str, field: &str) -> bool {
-    let bytes = data.as_bytes();
-    let mut needle = Vec::with_capacity(field.len() + 2);
-    needle.push(b'"');
-    needle.extend_from_slice(field.as_bytes());
-    needle.push(b'"');
-    memchr::memmem::find_iter(bytes, &needle).any(|i| {
-        let tail = data[i + needle.len()..].trim_start();
+/// Whether `data` has a `"usage"` key whose value is an object (not `null`): the cheap test
+/// that decides whether an event is worth parsing.
+fn has_usage_object(data: &str) -> bool {
+    static USAGE_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"usage\""));
+    USAGE_KEY.find_iter(data.as_bytes()).any(|i| {
+        let tail = data[i + b"\"usage\"".len()..].trim_start();
         tail.strip_prefix(':').is_some_and(|v| v.trim_start().starts_with('{'))
     })
 }
@@ -532,9 +531,9 @@ mod tests {
 
     #[test]
     fn object_field_probe() {
-        assert!(has_object_field(r#"{"usage" : {"a":1}}"#, "usage"));
-        assert!(!has_object_field(r#"{"usage":null}"#, "usage"));
-        assert!(!has_object_field(r#"{"usages":{}}"#, "usage"));
-        assert!(!has_object_field(r#"{"x":"usage"}"#, "usage"));
+        assert!(has_usage_object(r#"{"usage" : {"a":1}}"#));
+        assert!(!has_usage_object(r#"{"usage":null}"#));
+        assert!(!has_usage_object(r#"{"usages":{}}"#));
+        assert!(!has_usage_object(r#"{"x":"usage"}"#));
     }
 }
