@@ -220,7 +220,7 @@ async fn relay_stream(
         };
         match read {
             Ok(Some(chunk)) => {
-                let events = pass_events(response.framer.push(&chunk), params, &mut report.tap);
+                let events = pass_events(response.framer.push(chunk), params, &mut report.tap);
                 if !events.is_empty() && session.write_response_body(events, false).await.is_err() {
                     return RelayEnd::ClientGone;
                 }

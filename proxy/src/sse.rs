@@ -23,8 +23,15 @@ pub struct SseFramer {
 impl SseFramer {
     /// Adds bytes; returns every complete event now available, concatenated, each with its
     /// terminating blank line (empty when no event is complete yet).
-    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
-        self.buf.extend_from_slice(chunk);
+    pub fn push(&mut self, chunk: Bytes) -> Bytes {
+        if self.buf.is_empty() {
+            // The common case, nothing carried over: hand whole events back without a copy.
+            let end = last_event_end(&chunk, 0).unwrap_or(0);
+            self.buf.extend_from_slice(&chunk[end..]);
+            self.scanned = self.buf.len();
+            return chunk.slice(..end);
+        }
+        self.buf.extend_from_slice(&chunk);
         match last_event_end(&self.buf, self.scanned.saturating_sub(3)) {
             Some(end) => {
                 self.scanned = 0;
@@ -151,13 +158,13 @@ mod tests {
         for cut in 1..stream.len() {
             let mut f = SseFramer::default();
             let mut out = Vec::new();
-            out.extend_from_slice(&f.push(&stream[..cut]));
-            out.extend_from_slice(&f.push(&stream[cut..]));
+            out.extend_from_slice(&f.push(Bytes::copy_from_slice(&stream[..cut])));
+            out.extend_from_slice(&f.push(Bytes::copy_from_slice(&stream[cut..])));
             assert_eq!(out, stream, "cut at {cut}");
             assert!(f.remainder().is_empty());
         }
         let mut f = SseFramer::default();
-        assert!(f.push(b"data: part").is_empty());
+        assert!(f.push(Bytes::from_static(b"data: part")).is_empty());
         assert_eq!(f.remainder(), b"data: part");
     }
 

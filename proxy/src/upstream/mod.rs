@@ -364,14 +364,13 @@ pub enum BodyError {
 }
 
 async fn prefetch_first_event(r: &mut UpstreamResponse) -> pingora::Result<()> {
-    let mut head = BytesMut::new();
-    while head.is_empty() {
+    // Until the first whole event is in (or the body ends): the framer holds partial ones.
+    while r.head.is_empty() {
         match r.session.read_response_body().await? {
-            Some(chunk) => head.extend_from_slice(&r.framer.push(&chunk)),
+            Some(chunk) => r.head = r.framer.push(chunk),
             None => break,
         }
     }
-    r.head = head.freeze();
     Ok(())
 }
 
