@@ -98,123 +98,98 @@ impl Gateway {
     }
 
     async fn handle(&self, s: &mut ServerSession, ctx: &mut RequestCtx) -> Result<Reuse, GatewayError> {
-        let method = s.req_header().method.clone();
-        let path = s.req_header().uri.path().to_owned();
-        let query = s.req_header().uri.query().map(str::to_owned);
-        let endpoint = ingress::classify(&method, &path).map_err(|(format, e)| {
+        let endpoint = self.classify(s, ctx)?;
+        let key_hash = authenticate(s, ctx)?;
+        let (format, gemini, purpose) = match endpoint {
+            Endpoint::ListModels => return Ok(list_models(s, ctx).await),
+            Endpoint::CountTokens => (WireFormat::Claude, None, Purpose::CountTokens),
+            Endpoint::Generate { format, gemini } => (format, gemini, Purpose::Generate),
+        };
+        let request = self.inspect(s, ctx, format, gemini, purpose).await?;
+        let plan = route(ctx, &request, &key_hash)?;
+        if purpose == Purpose::CountTokens
+            && plan
+                .candidates
+                .first()
+                .is_none_or(|c| c.route.provider.format != WireFormat::Claude)
+        {
+            return Ok(self.count_tokens_locally(s, ctx, &request.body).await);
+        }
+        let plan = same_format_only(plan, &request)?;
+        self.proxy(s, ctx, &request, &plan).await
+    }
+
+    /// Phase: which endpoint, and so which format errors are rendered in.
+    fn classify(&self, s: &ServerSession, ctx: &mut RequestCtx) -> Result<Endpoint, GatewayError> {
+        let header = s.req_header();
+        let endpoint = ingress::classify(&header.method, header.uri.path()).map_err(|(format, e)| {
             ctx.format = format;
             e
         })?;
         ctx.format = match &endpoint {
             Endpoint::Generate { format, .. } => *format,
             Endpoint::CountTokens => WireFormat::Claude,
-            Endpoint::ListModels => crate::models::listing_format(&s.req_header().headers, &path, query.as_deref()),
+            Endpoint::ListModels => {
+                crate::models::listing_format(&header.headers, header.uri.path(), header.uri.query())
+            }
         };
-        let key_hash =
-            ingress::client_key_hash(&s.req_header().headers, query.as_deref()).ok_or(GatewayError::MissingKey)?;
-        let client = ctx.config.client(&key_hash).cloned().ok_or(GatewayError::InvalidKey)?;
-        ctx.client = Some(client.clone());
+        Ok(endpoint)
+    }
 
-        if endpoint == Endpoint::ListModels {
-            let body = crate::models::listing(&ctx.config, &client, ctx.format);
-            let written = downstream::write_json(s, 200, &ctx.id, body.to_string().into_bytes()).await;
-            ctx.status = Some(200);
-            return Ok(if written { Reuse::Keep } else { Reuse::Close });
-        }
-
+    /// Phase: read the body and the routing facts in it.
+    async fn inspect(
+        &self,
+        s: &mut ServerSession,
+        ctx: &mut RequestCtx,
+        format: WireFormat,
+        gemini: Option<GeminiTarget>,
+        purpose: Purpose,
+    ) -> Result<Inspected, GatewayError> {
         let body = downstream::read_body(s, ctx.config.max_body_bytes).await?;
         if self.telemetry.stores_bodies() {
             ctx.request_body = Some(body.clone());
         }
-        let count_tokens = endpoint == Endpoint::CountTokens;
-        let (format, gemini) = match endpoint {
-            Endpoint::Generate { format, gemini } => (format, gemini),
-            _ => (WireFormat::Claude, None),
-        };
         let facts = inspect::inspect(format, &body, gemini.as_ref())?;
         ctx.model = Some(facts.model.clone());
-        ctx.stream = facts.stream && !count_tokens;
-        let canonical = ctx.config.canonical_model(&facts.model).to_owned();
-        if !client.models.allows(&canonical) && !client.models.allows(&facts.model) {
-            return Err(GatewayError::ModelNotAllowed(facts.model.clone()));
-        }
-        let mut plan = router::plan(&ctx.config, &canonical, &key_hash, Instant::now());
-        if !plan.model_known {
-            return Err(GatewayError::UnknownModel(facts.model.clone()));
-        }
-        if count_tokens
-            && plan
-                .candidates
-                .first()
-                .is_none_or(|c| c.route.provider.format != WireFormat::Claude)
-        {
-            return Ok(self.count_tokens_locally(s, ctx, &body).await);
-        }
-        // Same-format routing only until the conversion plugins land.
-        let before = plan.candidates.len();
-        plan.candidates.retain(|c| c.route.provider.format == format);
-        if plan.candidates.is_empty() {
-            return Err(if before == 0 && plan.skipped_open > 0 {
-                GatewayError::NoHealthyUpstream {
-                    model: facts.model.clone(),
-                }
-            } else {
-                GatewayError::NoCompatibleUpstream {
-                    model: facts.model.clone(),
-                    format,
-                }
-            });
-        }
-        self.proxy(
-            s,
-            ctx,
-            &body,
-            &facts,
-            gemini.as_ref(),
-            query.as_deref(),
-            count_tokens,
-            &plan,
-        )
-        .await
+        ctx.stream = facts.stream && purpose == Purpose::Generate;
+        let beta = match s.req_header().uri.query().and_then(|q| ingress::query_param(q, "beta")) {
+            Some("true") => ClaudeBeta::Forward,
+            _ => ClaudeBeta::Drop,
+        };
+        // OpenAI Chat streams carry token counts only when asked: ask, so the request can be
+        // billed, and keep the usage chunk from a client that did not ask for it.
+        let usage_chunk = match (format, ctx.stream) {
+            (WireFormat::OpenaiChat, true) if !inspect::asks_for_stream_usage(&body) => UsageChunk::Withhold,
+            _ => UsageChunk::Relay,
+        };
+        Ok(Inspected {
+            body,
+            facts,
+            format,
+            gemini,
+            purpose,
+            beta,
+            usage_chunk,
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Phase: the failover loop, then the relay of the answer.
     async fn proxy(
         &self,
         s: &mut ServerSession,
         ctx: &mut RequestCtx,
-        body: &Bytes,
-        facts: &RequestFacts,
-        gemini: Option<&GeminiTarget>,
-        query: Option<&str>,
-        count_tokens: bool,
+        request: &Inspected,
         plan: &router::Plan,
     ) -> Result<Reuse, GatewayError> {
-        // OpenAI Chat streams carry token counts only when asked: ask, so the request can be
-        // billed, and keep the usage chunk from a client that did not ask for it.
-        let usage_chunk = match (ctx.format, ctx.stream) {
-            (WireFormat::OpenaiChat, true) if !inspect::asks_for_stream_usage(body) => UsageChunk::Withhold,
-            _ => UsageChunk::Relay,
-        };
-        let body_for = |upstream_model: &str| {
-            let body = same_format_body(body, facts, upstream_model);
-            match usage_chunk {
-                UsageChunk::Withhold => inspect::with_stream_usage(&body),
-                UsageChunk::Relay => body,
-            }
-        };
-        let claude_beta = query
-            .and_then(|q| ingress::query_param(q, "beta"))
-            .is_some_and(|v| v == "true");
-        let path_for =
-            |c: &Candidate, upstream_model: &str| upstream_path(c, upstream_model, gemini, count_tokens, claude_beta);
+        let body_for = |upstream_model: &str| request.upstream_body(upstream_model);
+        let path_for = |c: &Candidate, upstream_model: &str| request.upstream_path(c, upstream_model);
         let client_headers = s.req_header().headers.clone();
         let out = Outgoing {
-            requested_model: &facts.model,
+            requested_model: &request.facts.model,
             client_headers: &client_headers,
             body_for: &body_for,
             path_for: &path_for,
-            stream: facts.stream,
+            stream: request.facts.stream,
         };
         let config = ctx.config.clone();
         accounting::accepted(&self.telemetry, ctx);
@@ -231,12 +206,12 @@ impl Gateway {
         if response.streaming {
             accounting::first_byte(&self.telemetry, ctx, Instant::now());
         }
-        let rewrite = ModelRewrite::new(candidate.upstream_model(&facts.model), &facts.model);
+        let rewrite = ModelRewrite::new(candidate.upstream_model(&request.facts.model), &request.facts.model);
         let params = RelayParams {
             request_id: &ctx.id,
             format: ctx.format,
             rewrite: rewrite.as_ref(),
-            usage_chunk,
+            usage_chunk: request.usage_chunk,
         };
         let report = ctx.report.insert(RelayReport {
             tap: UsageTap::new(candidate.route.provider.format),
@@ -286,32 +261,130 @@ impl Gateway {
     }
 }
 
-/// The upstream path and query for a candidate.
-fn upstream_path(
-    c: &Candidate,
-    upstream_model: &str,
-    gemini: Option<&GeminiTarget>,
-    count_tokens: bool,
-    claude_beta: bool,
-) -> String {
-    let provider = &c.route.provider;
-    let action = match gemini {
-        Some(t) if t.stream => "streamGenerateContent",
-        _ => "generateContent",
+/// What a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A generation (any format).
+    Generate,
+    /// `POST /v1/messages/count_tokens`.
+    CountTokens,
+}
+
+/// Whether Claude's `?beta=true` goes upstream (the only client query parameter that does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClaudeBeta {
+    Forward,
+    Drop,
+}
+
+/// A request past ingress and inspection: everything the upstream phases need.
+#[derive(Debug)]
+struct Inspected {
+    body: Bytes,
+    facts: RequestFacts,
+    format: WireFormat,
+    gemini: Option<GeminiTarget>,
+    purpose: Purpose,
+    beta: ClaudeBeta,
+    usage_chunk: UsageChunk,
+}
+
+impl Inspected {
+    /// The body for a same-format candidate: the client's, with the model swapped and, for
+    /// OpenAI Chat streams, usage requested.
+    fn upstream_body(&self, upstream_model: &str) -> Bytes {
+        let body = if upstream_model == self.facts.model {
+            self.body.clone()
+        } else {
+            inspect::rewrite_model(&self.body, &self.facts, upstream_model)
+        };
+        match self.usage_chunk {
+            UsageChunk::Withhold => inspect::with_stream_usage(&body),
+            UsageChunk::Relay => body,
+        }
+    }
+
+    /// The upstream path and query for a candidate.
+    fn upstream_path(&self, c: &Candidate, upstream_model: &str) -> String {
+        let provider = &c.route.provider;
+        let streaming_gemini = self.gemini.as_ref().is_some_and(|t| t.stream);
+        let action = if streaming_gemini {
+            "streamGenerateContent"
+        } else {
+            "generateContent"
+        };
+        let mut path = provider
+            .path_template
+            .replace("{model}", upstream_model)
+            .replace("{action}", action);
+        if self.purpose == Purpose::CountTokens {
+            path.push_str("/count_tokens");
+        }
+        match provider.format {
+            WireFormat::Gemini if streaming_gemini => path.push_str("?alt=sse"),
+            WireFormat::Claude if self.beta == ClaudeBeta::Forward => path.push_str("?beta=true"),
+            _ => {}
+        }
+        path
+    }
+}
+
+/// Phase: the client key, from whichever header its format uses.
+fn authenticate(s: &ServerSession, ctx: &mut RequestCtx) -> Result<[u8; 32], GatewayError> {
+    let header = s.req_header();
+    let key_hash = ingress::client_key_hash(&header.headers, header.uri.query()).ok_or(GatewayError::MissingKey)?;
+    ctx.client = Some(ctx.config.client(&key_hash).cloned().ok_or(GatewayError::InvalidKey)?);
+    Ok(key_hash)
+}
+
+/// `GET /v1/models`: answered from the config.
+async fn list_models(s: &mut ServerSession, ctx: &mut RequestCtx) -> Reuse {
+    let Some(client) = ctx.client.clone() else {
+        return Reuse::Close;
     };
-    let mut path = provider
-        .path_template
-        .replace("{model}", upstream_model)
-        .replace("{action}", action);
-    if count_tokens {
-        path.push_str("/count_tokens");
+    let body = crate::models::listing(&ctx.config, &client, ctx.format);
+    ctx.status = Some(200);
+    if downstream::write_json(s, 200, &ctx.id, body.to_string().into_bytes()).await {
+        Reuse::Keep
+    } else {
+        Reuse::Close
     }
-    match (provider.format, gemini) {
-        (WireFormat::Gemini, Some(t)) if t.stream => path.push_str("?alt=sse"),
-        (WireFormat::Claude, _) if claude_beta => path.push_str("?beta=true"),
-        _ => {}
+}
+
+/// Phase: the candidates for the requested model that this key may use.
+fn route(ctx: &RequestCtx, request: &Inspected, key_hash: &[u8; 32]) -> Result<router::Plan, GatewayError> {
+    let requested = &request.facts.model;
+    let canonical = ctx.config.canonical_model(requested);
+    let allowed = ctx
+        .client
+        .as_ref()
+        .is_some_and(|c| c.models.allows(canonical) || c.models.allows(requested));
+    if !allowed {
+        return Err(GatewayError::ModelNotAllowed(requested.clone()));
     }
-    path
+    let plan = router::plan(&ctx.config, canonical, key_hash, Instant::now());
+    if !plan.model_known {
+        return Err(GatewayError::UnknownModel(requested.clone()));
+    }
+    Ok(plan)
+}
+
+/// Keeps the candidates in the client's own format (until the conversion plugins land).
+fn same_format_only(mut plan: router::Plan, request: &Inspected) -> Result<router::Plan, GatewayError> {
+    let before = plan.candidates.len();
+    plan.candidates.retain(|c| c.route.provider.format == request.format);
+    if !plan.candidates.is_empty() {
+        return Ok(plan);
+    }
+    let model = request.facts.model.clone();
+    Err(if before == 0 && plan.skipped_open > 0 {
+        GatewayError::NoHealthyUpstream { model }
+    } else {
+        GatewayError::NoCompatibleUpstream {
+            model,
+            format: request.format,
+        }
+    })
 }
 
 #[async_trait]
@@ -383,13 +456,4 @@ fn log_request(session: &ServerSession, ctx: &RequestCtx) {
         ms = ctx.started.elapsed().as_millis() as u64,
         "request"
     );
-}
-
-/// The upstream body for a same-format candidate: the client's, with the model swapped.
-fn same_format_body(body: &Bytes, facts: &RequestFacts, upstream_model: &str) -> Bytes {
-    if upstream_model == facts.model {
-        body.clone()
-    } else {
-        inspect::rewrite_model(body, facts, upstream_model)
-    }
 }
