@@ -4,6 +4,8 @@
 # Aether's memory with 1,000 concurrent open streams.
 #
 # Usage: bench/run.sh [seconds-per-run] [connections] [sections: "throughput memory"]
+# With PREV_BIN=path/to/an/older/aether, that build is measured in the same run too (same
+# config, telemetry on), for a side-by-side comparison with the previous state.
 # Needs: wrk and nginx (Debian packages `wrk`, `nginx-light`), a release build of aether.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,7 @@ REF="$REF_TARGET/release/pingora-ref"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 MOCK=$(free_port); GW=$(free_port); ADMIN=$(free_port); NGX=$(free_port); PREF=$(free_port)
-GW_OFF=$(free_port); ADMIN_OFF=$(free_port)
+GW_OFF=$(free_port); ADMIN_OFF=$(free_port); GW_PREV=$(free_port); ADMIN_PREV=$(free_port)
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
@@ -45,6 +47,17 @@ sed -e "s/127.0.0.1:$GW/127.0.0.1:$GW_OFF/" -e "s/127.0.0.1:$ADMIN/127.0.0.1:$AD
     -e "s#$WORK/upgrade.sock#$WORK/upgrade-off.sock#" -e "s#$WORK/aether.pid#$WORK/aether-off.pid#" \
     -e 's/^url = "sqlite.*/sink = "off"/' "$WORK/aether.toml" > "$WORK/aether-off.toml"
 RUST_LOG=warn "$BIN" serve --config "$WORK/aether-off.toml" >/dev/null 2>&1 & OFF_PID=$!; pids+=($OFF_PID)
+PREV_PID=""
+if [ -n "${PREV_BIN:-}" ]; then
+  # An older build may not know newer config sections: give it the plain example config.
+  sed -e "s/127.0.0.1:9100/127.0.0.1:$MOCK/" -e "s/127.0.0.1:8080/127.0.0.1:$GW_PREV/" \
+      -e "s/127.0.0.1:9090/127.0.0.1:$ADMIN_PREV/" -e "s/^threads = .*/threads = $THREADS/" \
+      conf/examples/local-mock.toml > "$WORK/aether-prev.toml"
+  sed -i "s#^\[server\]#[server]\nupgrade_sock = \"$WORK/upgrade-prev.sock\"\npid_file = \"$WORK/aether-prev.pid\"#" "$WORK/aether-prev.toml"
+  (cd "$WORK" && RUST_LOG=warn "$PREV_BIN" serve --config "$WORK/aether-prev.toml" >/dev/null 2>&1) & PREV_PID=$!; pids+=($PREV_PID)
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$GW_PREV) 2>/dev/null && break; sleep 0.1; done
+  PREV_PID=$(pgrep -f "aether-prev.toml" | head -1)
+fi
 sed -e "s#__WORKERS__#$THREADS#" -e "s#__DIR__#$WORK#g" -e "s#__MOCK_PORT__#$MOCK#" -e "s#__PORT__#$NGX#" \
     bench/nginx.conf.template > "$WORK/nginx.conf"
 nginx -c "$WORK/nginx.conf"
@@ -104,7 +117,7 @@ fi
 for script in chat.lua chat-stream.lua; do
   [[ $SECTIONS == *throughput* ]] || break
   # Warm-up so every target has its pools and caches filled.
-  for port in $MOCK $NGX $PREF $GW_OFF $GW; do wrk -t1 -c8 -d1s -s "bench/$script" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null; done
+  for port in $MOCK $NGX $PREF $GW_OFF $GW ${PREV_PID:+$GW_PREV}; do wrk -t1 -c8 -d1s -s "bench/$script" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null; done
   NGINX_WORKERS=$(pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ')
   read -r d_rps d_p50 d_p99 d_err d_cpu <<<"$(measure "http://127.0.0.1:$MOCK" $script $MOCK_PID)"
   # shellcheck disable=SC2086 # one pid per worker
@@ -112,6 +125,9 @@ for script in chat.lua chat-stream.lua; do
   read -r p_rps p_p50 p_p99 p_err p_cpu <<<"$(measure "http://127.0.0.1:$PREF" $script $REF_PID)"
   read -r o_rps o_p50 o_p99 o_err o_cpu <<<"$(measure "http://127.0.0.1:$GW_OFF" $script $OFF_PID)"
   read -r a_rps a_p50 a_p99 a_err a_cpu <<<"$(measure "http://127.0.0.1:$GW" $script $AETHER_PID)"
+  if [ -n "$PREV_PID" ]; then
+    read -r v_rps v_p50 v_p99 v_err v_cpu <<<"$(measure "http://127.0.0.1:$GW_PREV" $script $PREV_PID)"
+  fi
   echo "## $script"
   echo
   echo "| target | req/s | p50 ms | p99 ms | non-2xx | CPU µs / request |"
@@ -121,6 +137,7 @@ for script in chat.lua chat-stream.lua; do
   echo "| Pingora ProxyHttp pass-through (reference) | $p_rps | $p_p50 | $p_p99 | $p_err | $p_cpu |"
   echo "| Aether, telemetry off | $o_rps | $o_p50 | $o_p99 | $o_err | $o_cpu |"
   echo "| Aether (telemetry on, SQLite) | $a_rps | $a_p50 | $a_p99 | $a_err | $a_cpu |"
+  [ -n "$PREV_PID" ] && echo "| Aether, previous build (\`$PREV_BIN\`) | $v_rps | $v_p50 | $v_p99 | $v_err | $v_cpu |"
   echo
   python3 -c "print(f'Aether / nginx = {$a_rps/$n_rps:.2f}x req/s; Aether / Pingora ProxyHttp = {$a_rps/$p_rps:.2f}x; Aether / direct = {$a_rps/$d_rps:.2f}x; added p50 vs direct = {$a_p50-$d_p50:.2f} ms; telemetry on / off = {$a_rps/$o_rps:.2f}x')"
   echo
