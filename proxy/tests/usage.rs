@@ -326,3 +326,39 @@ async fn bodies_are_kept_truncated_and_redacted_only_when_configured() {
     let resp = call(&Client::new(plain.addr), "openai-chat", "m", false, &[]).await;
     assert!(plain.record(&id(&resp)).await.bodies.is_none());
 }
+
+#[tokio::test]
+async fn requests_are_served_while_the_usage_database_is_down() {
+    let upstream = mock(MockConfig::default()).await;
+    let dead = dead_addr().await;
+    let dir = TempDir::new();
+    let toml = format!(
+        "[telemetry]\nsink = \"postgres\"\nurl = \"postgres://postgres@{dead}/test\"\nspill_path = \"{}/spill.jsonl\"\n\n{}{}",
+        dir.0.display(),
+        config_head(),
+        provider("p", "claude", upstream.addr(), 0, &[("m", "m")], "")
+    );
+    let gw = start_gateway(&toml).await;
+    let client = Client::new(gw.addr);
+    for stream in [false, true, false, true] {
+        let resp = call(&client, "claude", "m", stream, &[]).await;
+        assert_eq!(
+            resp.status, 200,
+            "a database that is down never fails or blocks a request"
+        );
+    }
+    // The records are held (or spilled), not dropped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats = gw.telemetry.stats();
+        assert_eq!(stats.dropped, 0, "{stats:?}");
+        if stats.write_errors > 0 && stats.backlog + stats.spilled >= 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "records neither held nor spilled: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

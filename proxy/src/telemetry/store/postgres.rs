@@ -26,7 +26,9 @@ pub fn open(settings: &TelemetrySection) -> Result<PostgresStore, StoreError> {
     let options = PgConnectOptions::from_str(&settings.url)?;
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
-        .acquire_timeout(Duration::from_secs(3))
+        // The writer stops draining its queue while it waits here: a database that is down
+        // must fail fast, so the queue cannot fill while a retry waits on it.
+        .acquire_timeout(Duration::from_secs(1))
         .connect_lazy_with(options);
     Ok(PostgresStore {
         pool,
