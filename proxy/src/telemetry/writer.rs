@@ -21,12 +21,14 @@ use super::clock;
 use super::metrics::Metrics;
 use super::retention;
 use super::settings::TelemetrySection;
-use super::store::{Store, StoreError, jsonl};
+use super::store::{Store, StoreError, WriteBatch, jsonl};
 use super::{FlushOutcome, TelemetryError, TelemetryEvent};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const SHUTDOWN_TRIES: u32 = 3;
+/// How often the queue is drained while a batch is being written.
+const DRAIN_DURING_WRITE: Duration = Duration::from_millis(20);
 
 /// A message to the writer.
 #[derive(Debug)]
@@ -336,24 +338,66 @@ impl Writer {
         }
         while !self.backlog.is_empty() {
             let batch = self.backlog.take(self.settings.batch_max);
-            match store.write(&batch).await {
+            let (result, drained) = self.write_while_draining(store.as_ref(), &batch).await;
+            let failed = match result {
                 Ok(()) => {
                     self.metrics.hook.written.fetch_add(batch.records.len() as u64, Relaxed);
                     if self.down.take().is_some() {
                         tracing::info!("telemetry: database reachable again, writing the backlog");
                     }
+                    false
                 }
                 Err(e) => {
                     self.metrics.hook.write_errors.fetch_add(1, Relaxed);
                     self.backlog.put_back(batch);
                     self.note_failure(&e);
-                    break;
+                    true
                 }
+            };
+            // After the batch (and its put-back), so collapsing keeps each request's order.
+            for event in drained {
+                self.add(event);
+            }
+            if failed {
+                break;
             }
         }
         self.oldest = (!self.backlog.is_empty()).then(Instant::now);
         self.maybe_spill().await;
         self.outcome()
+    }
+
+    /// Writes `batch` while still taking events off the queue (every `DRAIN_DURING_WRITE`,
+    /// with `try_recv`, so senders do not wake the writer per event), so a slow or
+    /// unreachable database never lets the queue fill: what arrives meanwhile is returned,
+    /// to be added to the backlog once the batch's fate is known. A flush or shutdown
+    /// request that arrives meanwhile is stashed for the main loop.
+    async fn write_while_draining(
+        &mut self,
+        store: &dyn Store,
+        batch: &WriteBatch,
+    ) -> (Result<(), StoreError>, Vec<TelemetryEvent>) {
+        let mut drained = Vec::new();
+        let write = store.write(batch);
+        tokio::pin!(write);
+        let mut tick = tokio::time::interval(DRAIN_DURING_WRITE);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.reset();
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut write => return (result, drained),
+                _ = tick.tick() => {
+                    while self.stashed.is_none() {
+                        match self.rx.try_recv() {
+                            Ok(Msg::Event(event)) => drained.push(event),
+                            Ok(other) => self.stashed = Some(other),
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+        }
     }
 
     fn outcome(&self) -> FlushOutcome {
