@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# A/B of usage recording: two gateways on the same mock, one writing usage records to
+# SQLite and one with `[telemetry] sink = "off"`, measured alternately (off, on) ROUNDS
+# times with small non-streaming requests; prints each run and the ratio of the means.
+#
+# Usage: bench/ab-telemetry.sh [rounds] [seconds]
+# Needs: wrk, a release build of aether.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SECONDS_PER_RUN=${2:-8}
+BIN=${AETHER_BIN:-target/release/aether}
+[ -x "$BIN" ] || cargo build --release -p aether
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MOCK=$(free_port); WORK=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+"$BIN" mock --listen "127.0.0.1:$MOCK" >/dev/null 2>&1 & pids+=($!)
+declare -A PORT
+for variant in on off; do
+  PORT[$variant]=$(free_port)
+  sed -e "s/127.0.0.1:9100/127.0.0.1:$MOCK/" -e "s/127.0.0.1:8080/127.0.0.1:${PORT[$variant]}/" \
+      -e "s/127.0.0.1:9090/127.0.0.1:$(free_port)/" conf/examples/local-mock.toml > "$WORK/$variant.toml"
+  sed -i "s#^\[server\]#[server]\nupgrade_sock = \"$WORK/$variant.sock\"\npid_file = \"$WORK/$variant.pid\"#" "$WORK/$variant.toml"
+  if [ "$variant" = on ]; then
+    printf '\n[telemetry]\nurl = "sqlite://%s/usage.db"\n' "$WORK" >> "$WORK/$variant.toml"
+  else
+    printf '\n[telemetry]\nsink = "off"\n' >> "$WORK/$variant.toml"
+  fi
+  RUST_LOG=warn "$BIN" serve --config "$WORK/$variant.toml" >/dev/null 2>&1 & pids+=($!)
+done
+for port in $MOCK "${PORT[on]}" "${PORT[off]}"; do
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
+for variant in on off; do wrk -t1 -c8 -d1s -s bench/chat.lua "http://127.0.0.1:${PORT[$variant]}/v1/chat/completions" >/dev/null; done
+
+declare -A SUM=([on]=0 [off]=0)
+for round in $(seq "$ROUNDS"); do
+  for variant in off on; do
+    rps=$(wrk -t2 -c64 -d"${SECONDS_PER_RUN}"s -s bench/chat.lua "http://127.0.0.1:${PORT[$variant]}/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+    echo "round $round telemetry $variant: $rps req/s"
+    SUM[$variant]=$(python3 -c "print(${SUM[$variant]} + $rps)")
+  done
+done
+python3 -c "on, off = ${SUM[on]} / $ROUNDS, ${SUM[off]} / $ROUNDS; print(f'mean off {off:.0f} req/s, on {on:.0f} req/s, on/off = {on/off:.3f}x')"
