@@ -1,5 +1,6 @@
-//! A local answer to `POST /v1/messages/count_tokens` when the chosen upstream does not
-//! speak Claude (Claude's own endpoint is used when it does).
+//! A local answer to `POST /v1/messages/count_tokens` (Claude) and `…:countTokens` (Gemini)
+//! when the chosen upstream does not speak the client's format (the upstream's own
+//! endpoint is used when it does).
 //!
 //! The estimate runs a real BPE tokenizer (`cl100k_base`) over every piece of text the
 //! model would read: system prompt, message text, tool-use inputs, tool results, tool
@@ -35,6 +36,37 @@ pub fn estimate(body: &Value) -> usize {
             text.push_str(&tool.to_string());
             text.push('\n');
         }
+    }
+    fixed + count(&text)
+}
+
+/// Estimates the tokens of a Gemini `countTokens` body: `contents` (or a whole
+/// `generateContentRequest`), with its system instruction and tools.
+pub fn estimate_gemini(body: &Value) -> usize {
+    let request = body.get("generateContentRequest").unwrap_or(body);
+    let mut text = String::new();
+    let mut fixed = 0usize;
+    let mut parts = |content: &Value, fixed: &mut usize| {
+        for part in content.get("parts").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(t) = part.get("text").and_then(Value::as_str) {
+                text.push_str(t);
+                text.push('\n');
+            } else if part.get("inlineData").is_some() || part.get("fileData").is_some() {
+                *fixed += IMAGE_TOKENS;
+            } else if let Some(call) = part.get("functionCall").or_else(|| part.get("functionResponse")) {
+                text.push_str(&call.to_string());
+            }
+        }
+    };
+    if let Some(system) = request.get("systemInstruction") {
+        parts(system, &mut fixed);
+    }
+    for content in request.get("contents").and_then(Value::as_array).into_iter().flatten() {
+        fixed += MESSAGE_OVERHEAD;
+        parts(content, &mut fixed);
+    }
+    if let Some(tools) = request.get("tools") {
+        text.push_str(&tools.to_string());
     }
     fixed + count(&text)
 }
@@ -77,6 +109,17 @@ fn count(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_gemini_contents() {
+        let body = serde_json::json!({
+            "contents": [{"role": "user", "parts": [{"text": "Hello, world!"}, {"inlineData": {"mimeType": "image/png", "data": ""}}]}],
+        });
+        let n = estimate_gemini(&body);
+        assert!((1_600 + 3 + 3..1_600 + 3 + 10).contains(&n), "{n}");
+        let wrapped = serde_json::json!({ "generateContentRequest": body });
+        assert_eq!(estimate_gemini(&wrapped), n);
+    }
 
     #[test]
     fn counts_text_tools_and_images() {

@@ -17,8 +17,13 @@ pub enum Endpoint {
         /// For Gemini, the model and the streaming flag come from the path.
         gemini: Option<GeminiTarget>,
     },
-    /// `POST /v1/messages/count_tokens`.
-    CountTokens,
+    /// Token counting: `POST /v1/messages/count_tokens` (Claude) or `…:countTokens` (Gemini).
+    CountTokens {
+        /// The client's format.
+        format: WireFormat,
+        /// For Gemini, the model comes from the path.
+        gemini: Option<GeminiTarget>,
+    },
     /// `GET /v1/models` or `GET /v1beta/models`.
     ListModels,
 }
@@ -28,8 +33,30 @@ pub enum Endpoint {
 pub struct GeminiTarget {
     /// The model named in the path.
     pub model: String,
-    /// `streamGenerateContent` rather than `generateContent`.
-    pub stream: bool,
+    /// What the path asks for.
+    pub action: GeminiAction,
+}
+
+/// The action after the colon of a Gemini path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeminiAction {
+    /// `generateContent`.
+    Generate,
+    /// `streamGenerateContent`.
+    StreamGenerate,
+    /// `countTokens`.
+    CountTokens,
+}
+
+impl GeminiAction {
+    /// The action's name in the path.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GeminiAction::Generate => "generateContent",
+            GeminiAction::StreamGenerate => "streamGenerateContent",
+            GeminiAction::CountTokens => "countTokens",
+        }
+    }
 }
 
 /// A classified request: the endpoint, or the error with the format to render it in.
@@ -47,7 +74,13 @@ pub fn classify(method: &Method, path: &str) -> Classified {
     let generate = |format| Endpoint::Generate { format, gemini: None };
     match path.trim_end_matches('/') {
         "/v1/messages" => post(WireFormat::Claude, generate(WireFormat::Claude)),
-        "/v1/messages/count_tokens" => post(WireFormat::Claude, Endpoint::CountTokens),
+        "/v1/messages/count_tokens" => post(
+            WireFormat::Claude,
+            Endpoint::CountTokens {
+                format: WireFormat::Claude,
+                gemini: None,
+            },
+        ),
         "/v1/chat/completions" => post(WireFormat::OpenaiChat, generate(WireFormat::OpenaiChat)),
         "/v1/responses" => post(WireFormat::OpenaiResponses, generate(WireFormat::OpenaiResponses)),
         "/v1/models" | "/v1beta/models" => {
@@ -63,13 +96,20 @@ pub fn classify(method: &Method, path: &str) -> Classified {
             }
         }
         p => match gemini_target(p) {
-            Some(target) => post(
-                WireFormat::Gemini,
-                Endpoint::Generate {
-                    format: WireFormat::Gemini,
-                    gemini: Some(target),
-                },
-            ),
+            Some(target) => {
+                let format = WireFormat::Gemini;
+                let endpoint = match target.action {
+                    GeminiAction::CountTokens => Endpoint::CountTokens {
+                        format,
+                        gemini: Some(target),
+                    },
+                    GeminiAction::Generate | GeminiAction::StreamGenerate => Endpoint::Generate {
+                        format,
+                        gemini: Some(target),
+                    },
+                };
+                post(format, endpoint)
+            }
             None => {
                 let format = if p.starts_with("/v1beta") {
                     WireFormat::Gemini
@@ -103,14 +143,15 @@ fn gemini_target(path: &str) -> Option<GeminiTarget> {
     if model.is_empty() || model.contains('/') {
         return None;
     }
-    let stream = match action {
-        "generateContent" => false,
-        "streamGenerateContent" => true,
+    let action = match action {
+        "generateContent" => GeminiAction::Generate,
+        "streamGenerateContent" => GeminiAction::StreamGenerate,
+        "countTokens" => GeminiAction::CountTokens,
         _ => return None,
     };
     Some(GeminiTarget {
         model: model.to_owned(),
-        stream,
+        action,
     })
 }
 
@@ -156,7 +197,10 @@ mod tests {
         );
         assert_eq!(
             classify(&Method::POST, "/v1/messages/count_tokens"),
-            Ok(Endpoint::CountTokens)
+            Ok(Endpoint::CountTokens {
+                format: WireFormat::Claude,
+                gemini: None
+            })
         );
         assert_eq!(
             classify(&Method::POST, "/v1beta/models/gemini-pro:streamGenerateContent"),
@@ -164,13 +208,23 @@ mod tests {
                 format: WireFormat::Gemini,
                 gemini: Some(GeminiTarget {
                     model: "gemini-pro".into(),
-                    stream: true
+                    action: GeminiAction::StreamGenerate
                 })
             })
         );
         assert!(matches!(
             classify(&Method::GET, "/v1beta/models"),
             Ok(Endpoint::ListModels)
+        ));
+        assert!(matches!(
+            classify(&Method::POST, "/v1beta/models/g:countTokens"),
+            Ok(Endpoint::CountTokens {
+                format: WireFormat::Gemini,
+                gemini: Some(GeminiTarget {
+                    action: GeminiAction::CountTokens,
+                    ..
+                })
+            })
         ));
         let (format, err) = classify(&Method::GET, "/v1/responses").unwrap_err();
         assert_eq!((format, err.status()), (WireFormat::OpenaiResponses, 405));

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::error::GatewayError;
 use crate::format::WireFormat;
-use crate::ingress::GeminiTarget;
+use crate::ingress::{GeminiAction, GeminiTarget};
 
 /// What routing needs to know about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub fn inspect(format: WireFormat, body: &[u8], gemini: Option<&GeminiTarget>) -
     if let Some(target) = gemini {
         return Ok(RequestFacts {
             model: target.model.clone(),
-            stream: target.stream,
+            stream: target.action == GeminiAction::StreamGenerate,
             model_span: None,
         });
     }
@@ -273,7 +273,7 @@ mod tests {
     fn gemini_takes_model_from_path() {
         let target = GeminiTarget {
             model: "g".into(),
-            stream: true,
+            action: GeminiAction::StreamGenerate,
         };
         let facts = inspect(WireFormat::Gemini, br#"{"contents":[]}"#, Some(&target)).unwrap();
         assert_eq!(

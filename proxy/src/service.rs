@@ -22,7 +22,7 @@ use crate::downstream::{self, client_gone};
 use crate::error::GatewayError;
 use crate::failover::{self, AttemptRecord, Outgoing};
 use crate::format::WireFormat;
-use crate::ingress::{self, Endpoint, GeminiTarget};
+use crate::ingress::{self, Endpoint, GeminiAction, GeminiTarget};
 use crate::inspect::{self, RequestFacts};
 use crate::relay::{self, BodySample, RelayEnd, RelayParams, RelayReport, UsageChunk};
 use crate::response_model::ModelRewrite;
@@ -102,18 +102,17 @@ impl Gateway {
         let key_hash = authenticate(s, ctx)?;
         let (format, gemini, purpose) = match endpoint {
             Endpoint::ListModels => return Ok(list_models(s, ctx).await),
-            Endpoint::CountTokens => (WireFormat::Claude, None, Purpose::CountTokens),
+            Endpoint::CountTokens { format, gemini } => (format, gemini, Purpose::CountTokens),
             Endpoint::Generate { format, gemini } => (format, gemini, Purpose::Generate),
         };
         let request = self.inspect(s, ctx, format, gemini, purpose).await?;
         let plan = route(ctx, &request, &key_hash)?;
-        if purpose == Purpose::CountTokens
-            && plan
-                .candidates
-                .first()
-                .is_none_or(|c| c.route.provider.format != WireFormat::Claude)
-        {
-            return Ok(self.count_tokens_locally(s, ctx, &request.body).await);
+        let answered_upstream = plan
+            .candidates
+            .first()
+            .is_some_and(|c| c.route.provider.format == format);
+        if purpose == Purpose::CountTokens && !answered_upstream {
+            return Ok(self.count_tokens_locally(s, ctx, &request).await);
         }
         let plan = same_format_only(plan, &request)?;
         self.proxy(s, ctx, &request, &plan).await
@@ -128,7 +127,7 @@ impl Gateway {
         })?;
         ctx.format = match &endpoint {
             Endpoint::Generate { format, .. } => *format,
-            Endpoint::CountTokens => WireFormat::Claude,
+            Endpoint::CountTokens { format, .. } => *format,
             Endpoint::ListModels => {
                 crate::models::listing_format(&header.headers, header.uri.path(), header.uri.query())
             }
@@ -232,10 +231,15 @@ impl Gateway {
         Ok(reuse)
     }
 
-    async fn count_tokens_locally(&self, s: &mut ServerSession, ctx: &mut RequestCtx, body: &Bytes) -> Reuse {
-        let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-        let tokens = crate::count_tokens::estimate(&value);
-        let answer = serde_json::json!({ "input_tokens": tokens }).to_string().into_bytes();
+    /// Token counting when no upstream of the client's format would serve the model: a
+    /// local estimate, in the shape of the client's format.
+    async fn count_tokens_locally(&self, s: &mut ServerSession, ctx: &mut RequestCtx, request: &Inspected) -> Reuse {
+        let value: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let answer = match request.format {
+            WireFormat::Gemini => serde_json::json!({ "totalTokens": crate::count_tokens::estimate_gemini(&value) }),
+            _ => serde_json::json!({ "input_tokens": crate::count_tokens::estimate(&value) }),
+        };
+        let answer = answer.to_string().into_bytes();
         ctx.status = Some(200);
         if downstream::write_json(s, 200, &ctx.id, answer).await {
             Reuse::Keep
@@ -307,17 +311,13 @@ impl Inspected {
     /// The upstream path and query for a candidate.
     fn upstream_path(&self, c: &Candidate, upstream_model: &str) -> String {
         let provider = &c.route.provider;
-        let streaming_gemini = self.gemini.as_ref().is_some_and(|t| t.stream);
-        let action = if streaming_gemini {
-            "streamGenerateContent"
-        } else {
-            "generateContent"
-        };
+        let action = self.gemini.as_ref().map_or(GeminiAction::Generate, |t| t.action);
+        let streaming_gemini = action == GeminiAction::StreamGenerate;
         let mut path = provider
             .path_template
             .replace("{model}", upstream_model)
-            .replace("{action}", action);
-        if self.purpose == Purpose::CountTokens {
+            .replace("{action}", action.as_str());
+        if self.purpose == Purpose::CountTokens && provider.format == WireFormat::Claude {
             path.push_str("/count_tokens");
         }
         match provider.format {

@@ -286,3 +286,35 @@ async fn clients_speaking_h2c_get_streams_and_bodies() {
     let resp = client.post("/v1/messages", &[(k, &v)], "{not json").await;
     assert_eq!(resp.status, 400);
 }
+
+#[tokio::test]
+async fn gemini_count_tokens_is_forwarded_to_gemini_and_estimated_otherwise() {
+    let (upstream, gw) = setup().await;
+    let client = Client::new(gw.addr);
+    let body = r#"{"contents":[{"role":"user","parts":[{"text":"Hello there, how are you today?"}]}]}"#;
+    let resp = client
+        .post(
+            "/v1beta/models/mock-gemini:countTokens",
+            &[("x-goog-api-key", DEMO_KEY)],
+            body,
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.json()["totalTokens"].as_u64().unwrap() > 0);
+    let seen = upstream.requests();
+    assert_eq!(seen.last().unwrap().path, "/v1beta/models/up-mock-gemini:countTokens");
+
+    // A model only a Claude provider serves: answered locally, in Gemini's shape.
+    let before = upstream.request_count();
+    let resp = client
+        .post(
+            "/v1beta/models/mock-claude:countTokens",
+            &[("x-goog-api-key", DEMO_KEY)],
+            body,
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let n = resp.json()["totalTokens"].as_u64().unwrap();
+    assert!((8..=20).contains(&n), "{n}");
+    assert_eq!(upstream.request_count(), before);
+}
