@@ -178,6 +178,10 @@ def checks(base):
         text = "".join(c.text or "" for c in gem.models.generate_content_stream(model="mock-gemini", contents="Hello"))
         assert text
 
+    def gemini_count_tokens():
+        r = gem.models.count_tokens(model="mock-gemini", contents="Hello there")
+        assert r.total_tokens and r.total_tokens > 0, r
+
     def gemini_auth_error():
         bad = genai.Client(api_key="sk-wrong", http_options=types.HttpOptions(base_url=base))
         try:
@@ -190,7 +194,7 @@ def checks(base):
     return [
         openai_chat, openai_chat_stream, openai_tool_call, openai_responses, openai_responses_stream,
         openai_auth_error, anthropic_messages, anthropic_stream, anthropic_tool_stream,
-        anthropic_count_tokens, anthropic_auth_error, gemini_generate, gemini_stream, gemini_auth_error,
+        anthropic_count_tokens, anthropic_auth_error, gemini_generate, gemini_stream, gemini_count_tokens, gemini_auth_error,
     ]
 
 
