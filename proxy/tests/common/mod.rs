@@ -73,7 +73,8 @@ pub fn provider(
 /// Usage records go to a SQLite file in the test's own directory, unless the config says
 /// otherwise.
 pub fn with_test_telemetry(toml: &str, dir: &TempDir) -> String {
-    if toml.contains("[telemetry]") {
+    // A `[telemetry]` table of the config's own (not a commented-out example) wins.
+    if toml.lines().any(|l| l.trim_start().starts_with("[telemetry]")) {
         return toml.to_owned();
     }
     format!("{toml}\n[telemetry]\nurl = \"sqlite://{}/usage.db\"\n", dir.0.display())
