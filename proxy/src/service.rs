@@ -441,9 +441,11 @@ impl HttpServerApp for Gateway {
     }
 }
 
+/// One line per request at debug level: the usage record is the access log, so the request
+/// path does not format and write a line per request by default.
 fn log_request(session: &ServerSession, ctx: &RequestCtx) {
     let header = session.req_header();
-    tracing::info!(
+    tracing::debug!(
         request_id = %ctx.id,
         method = %header.method,
         path = header.uri.path(),
