@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::config::compile::RuntimeConfig;
 use crate::config::reload::ConfigStore;
+use crate::plugin_host::Plugins;
 use crate::telemetry::{SummaryQuery, Telemetry, clock};
 
 /// The admin application.
@@ -20,18 +21,37 @@ use crate::telemetry::{SummaryQuery, Telemetry, clock};
 pub struct Admin {
     store: Arc<ConfigStore>,
     telemetry: Option<Telemetry>,
+    plugins: Option<Arc<Plugins>>,
 }
 
 impl Admin {
     /// Admin over the gateway's config store.
     pub fn new(store: Arc<ConfigStore>) -> Self {
-        Admin { store, telemetry: None }
+        Admin {
+            store,
+            telemetry: None,
+            plugins: None,
+        }
     }
 
     /// Serves usage, request traces and metrics from `telemetry`.
     pub fn with_telemetry(mut self, telemetry: Telemetry) -> Self {
         self.telemetry = Some(telemetry);
         self
+    }
+
+    /// Serves the plugin listing (`GET /admin/plugins`); `POST /admin/reload` also rescans
+    /// the plugin directory.
+    pub fn with_plugins(mut self, plugins: Arc<Plugins>) -> Self {
+        self.plugins = Some(plugins);
+        self
+    }
+
+    /// Rescans the plugin directory on a blocking thread (it may compile).
+    async fn rescan_plugins(&self) -> Option<Vec<String>> {
+        let plugins = self.plugins.clone()?;
+        let swapped = tokio::task::spawn_blocking(move || plugins.rescan()).await.ok()?;
+        Some(swapped.iter().map(|p| p.label.clone()).collect())
     }
 
     async fn telemetry_route(&self, path: &str, query: Option<&str>) -> Option<(u16, serde_json::Value)> {
@@ -120,12 +140,22 @@ impl ServeHttp for Admin {
                 ("GET", "/readyz") if is_ready(&config) => (200, json!({ "status": "ready" })),
                 ("GET", "/readyz") => (503, json!({ "status": "no provider has a usable key" })),
                 ("GET", "/admin/providers") => (200, providers_view(&config)),
-                ("POST", "/admin/reload") => match self.store.reload() {
-                    crate::config::reload::ReloadOutcome::Applied => (200, json!({ "reloaded": true })),
-                    crate::config::reload::ReloadOutcome::Rejected(reason) => {
-                        (400, json!({ "reloaded": false, "error": reason }))
-                    }
+                ("GET", "/admin/plugins") => match &self.plugins {
+                    Some(plugins) => (200, json!(plugins.status())),
+                    None => (404, json!({ "error": "no plugins on this admin listener" })),
                 },
+                ("POST", "/admin/reload") => {
+                    let plugins = self.rescan_plugins().await;
+                    match self.store.reload() {
+                        crate::config::reload::ReloadOutcome::Applied => {
+                            (200, json!({ "reloaded": true, "plugins_swapped": plugins }))
+                        }
+                        crate::config::reload::ReloadOutcome::Rejected(reason) => (
+                            400,
+                            json!({ "reloaded": false, "error": reason, "plugins_swapped": plugins }),
+                        ),
+                    }
+                }
                 _ => (404, json!({ "error": "not found" })),
             }
         };

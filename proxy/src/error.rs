@@ -5,7 +5,9 @@
 
 use thiserror::Error;
 
+use crate::capability::Capabilities;
 use crate::format::{ErrorClass, WireFormat};
+use crate::plugin_host::PluginError;
 
 /// Whose fault an error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,22 @@ pub enum GatewayError {
         /// The client's format.
         format: WireFormat,
     },
+    /// No candidate for the model has every capability the request needs.
+    #[error("no provider key serving model {model:?} has the capabilities this request needs; missing: {missing}")]
+    MissingCapability {
+        /// The model.
+        model: String,
+        /// The capabilities no candidate had.
+        missing: Capabilities,
+    },
+    /// `X-Require-Capability` named something unknown.
+    #[error(
+        "unknown capability {0:?} in X-Require-Capability; known: tools, vision, thinking, structured_output, context_1m, cache_1h"
+    )]
+    UnknownCapability(String),
+    /// The format plugin failed (trap, deadline, memory cap, unusable output).
+    #[error("{0}")]
+    Plugin(#[from] PluginError),
     /// An upstream response could not be relayed.
     #[error("upstream response could not be read: {0}")]
     UpstreamBroken(String),
@@ -108,11 +126,13 @@ impl GatewayError {
             GatewayError::MissingModel
             | GatewayError::MalformedJson(_)
             | GatewayError::InvalidRequest(_)
-            | GatewayError::BodyRead(_) => ErrorClass::InvalidRequest,
+            | GatewayError::BodyRead(_)
+            | GatewayError::MissingCapability { .. }
+            | GatewayError::UnknownCapability(_) => ErrorClass::InvalidRequest,
             GatewayError::NoHealthyUpstream { .. }
             | GatewayError::AllFailed { .. }
             | GatewayError::NoCompatibleUpstream { .. } => ErrorClass::Unavailable,
-            GatewayError::UpstreamBroken(_) => ErrorClass::Internal,
+            GatewayError::UpstreamBroken(_) | GatewayError::Plugin(_) => ErrorClass::Internal,
         }
     }
 
@@ -134,6 +154,9 @@ impl GatewayError {
             GatewayError::AllFailed { .. } => "all_failed",
             GatewayError::NoCompatibleUpstream { .. } => "no_compatible_upstream",
             GatewayError::UpstreamBroken(_) => "upstream_broken",
+            GatewayError::MissingCapability { .. } => "missing_capability",
+            GatewayError::UnknownCapability(_) => "unknown_capability",
+            GatewayError::Plugin(e) => e.kind(),
         }
     }
 

@@ -7,6 +7,12 @@
 
 use std::fmt;
 
+use aether_plugin_claude::Claude;
+use aether_plugin_gemini::Gemini;
+use aether_plugin_openai_chat::OpenaiChat;
+use aether_plugin_openai_responses::OpenaiResponses;
+use aether_plugin_sdk::FormatPlugin;
+use aether_plugin_sdk::types::ErrorInfo;
 use serde::{Deserialize, Serialize};
 
 /// One of the LLM wire formats.
@@ -61,32 +67,16 @@ impl KeyHeader {
     }
 }
 
-/// The class of an error, from which each format derives its own type string and status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// The request is malformed or invalid (400).
-    InvalidRequest,
-    /// No or a wrong client key (401).
-    Authentication,
-    /// The key may not do this (403).
-    Permission,
-    /// No such route or model (404).
-    NotFound,
-    /// Wrong method for the route (405).
-    MethodNotAllowed,
-    /// The request body is over the limit (413).
-    TooLarge,
-    /// Rate limited (429).
-    RateLimited,
-    /// Aether or a plugin failed (500, 502).
-    Internal,
-    /// No upstream could serve the request (503).
-    Unavailable,
-    /// An upstream took too long (504).
-    Timeout,
-}
+/// The class of an error, from which each format derives its own type string and status:
+/// the plugin contract's `error-class`, shared with the plugins.
+pub use aether_plugin_sdk::types::ErrorClass;
 
 impl WireFormat {
+    /// The format a name (as [`WireFormat::as_str`] gives it) stands for.
+    pub fn parse(name: &str) -> Option<WireFormat> {
+        ALL_FORMATS.into_iter().find(|f| f.as_str() == name)
+    }
+
     /// The name used in config files, logs and records.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,99 +111,43 @@ impl WireFormat {
         !matches!(self, WireFormat::Gemini)
     }
 
-    /// The JSON error body this format's SDKs parse, for a gateway-made error.
+    /// The JSON error body this format's SDKs parse, from the built-in plugin's code run
+    /// natively: what the gateway answers when the format's Wasm plugin cannot be called.
     pub fn error_body(self, class: ErrorClass, status: u16, message: &str) -> Vec<u8> {
-        let value = match self {
-            WireFormat::Claude => serde_json::json!({
-                "type": "error",
-                "error": { "type": claude_error_type(class), "message": message },
-            }),
-            WireFormat::OpenaiChat | WireFormat::OpenaiResponses => {
-                let (kind, code) = openai_error_type(class);
-                serde_json::json!({
-                    "error": { "message": message, "type": kind, "param": null, "code": code },
-                })
-            }
-            WireFormat::Gemini => serde_json::json!({
-                "error": { "code": status, "message": message, "status": gemini_status(class) },
-            }),
+        let info = ErrorInfo {
+            class,
+            status,
+            message: message.to_owned(),
         };
-        // Serialising a `Value` built above cannot fail; fall back to an empty object anyway.
-        serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec())
+        match self {
+            WireFormat::Claude => Claude::error_body(&info),
+            WireFormat::OpenaiChat => OpenaiChat::error_body(&info),
+            WireFormat::OpenaiResponses => OpenaiResponses::error_body(&info),
+            WireFormat::Gemini => Gemini::error_body(&info),
+        }
     }
 
-    /// An SSE error event in this format, sent when an upstream stream breaks after bytes
-    /// have reached the client (no failover is possible then), before the stream is cut.
+    /// An SSE error event in this format (the built-in plugin's, natively), sent when an
+    /// upstream stream breaks after bytes have reached the client (no failover is possible
+    /// then), before the stream is cut.
     pub fn stream_error_event(self, message: &str) -> Vec<u8> {
-        let class = ErrorClass::Internal;
-        let (name, data) = match self {
-            WireFormat::Claude => (Some("error"), self.error_body(class, 502, message)),
-            WireFormat::OpenaiResponses => {
-                let value = serde_json::json!({
-                    "type": "error", "code": "server_error", "message": message, "param": null,
-                });
-                (Some("error"), serde_json::to_vec(&value).unwrap_or_default())
-            }
-            WireFormat::OpenaiChat | WireFormat::Gemini => (None, self.error_body(class, 502, message)),
+        let info = ErrorInfo {
+            class: ErrorClass::Internal,
+            status: 502,
+            message: message.to_owned(),
         };
-        let mut out = Vec::with_capacity(data.len() + 24);
-        if let Some(name) = name {
-            out.extend_from_slice(b"event: ");
-            out.extend_from_slice(name.as_bytes());
-            out.push(b'\n');
+        match self {
+            WireFormat::Claude => Claude::stream_error_event(&info),
+            WireFormat::OpenaiChat => OpenaiChat::stream_error_event(&info),
+            WireFormat::OpenaiResponses => OpenaiResponses::stream_error_event(&info),
+            WireFormat::Gemini => Gemini::stream_error_event(&info),
         }
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(&data);
-        out.extend_from_slice(b"\n\n");
-        out
     }
 }
 
 impl fmt::Display for WireFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-fn claude_error_type(class: ErrorClass) -> &'static str {
-    match class {
-        ErrorClass::InvalidRequest | ErrorClass::MethodNotAllowed => "invalid_request_error",
-        ErrorClass::Authentication => "authentication_error",
-        ErrorClass::Permission => "permission_error",
-        ErrorClass::NotFound => "not_found_error",
-        ErrorClass::TooLarge => "request_too_large",
-        ErrorClass::RateLimited => "rate_limit_error",
-        ErrorClass::Internal => "api_error",
-        ErrorClass::Unavailable => "overloaded_error",
-        ErrorClass::Timeout => "timeout_error",
-    }
-}
-
-fn openai_error_type(class: ErrorClass) -> (&'static str, Option<&'static str>) {
-    match class {
-        ErrorClass::InvalidRequest => ("invalid_request_error", None),
-        ErrorClass::MethodNotAllowed => ("invalid_request_error", Some("method_not_allowed")),
-        ErrorClass::Authentication => ("invalid_request_error", Some("invalid_api_key")),
-        ErrorClass::Permission => ("invalid_request_error", Some("model_not_allowed")),
-        ErrorClass::NotFound => ("invalid_request_error", Some("not_found")),
-        ErrorClass::TooLarge => ("invalid_request_error", Some("request_too_large")),
-        ErrorClass::RateLimited => ("rate_limit_exceeded", Some("rate_limit_exceeded")),
-        ErrorClass::Internal => ("server_error", None),
-        ErrorClass::Unavailable => ("server_error", Some("service_unavailable")),
-        ErrorClass::Timeout => ("server_error", Some("timeout")),
-    }
-}
-
-fn gemini_status(class: ErrorClass) -> &'static str {
-    match class {
-        ErrorClass::InvalidRequest | ErrorClass::MethodNotAllowed | ErrorClass::TooLarge => "INVALID_ARGUMENT",
-        ErrorClass::Authentication => "UNAUTHENTICATED",
-        ErrorClass::Permission => "PERMISSION_DENIED",
-        ErrorClass::NotFound => "NOT_FOUND",
-        ErrorClass::RateLimited => "RESOURCE_EXHAUSTED",
-        ErrorClass::Internal => "INTERNAL",
-        ErrorClass::Unavailable => "UNAVAILABLE",
-        ErrorClass::Timeout => "DEADLINE_EXCEEDED",
     }
 }
 

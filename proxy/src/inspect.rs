@@ -1,67 +1,76 @@
-//! Inspect: the routing facts of a request body (model, stream flag), read once, and the
-//! same-format body rewrite (only the model name changes).
+//! Inspect: the routing facts of a request, as the client format's plugin reported them,
+//! and the same-format body rewrites (the model name; OpenAI stream usage).
 //!
-//! This is the seam where the format plugins' `inspect` plugs in. The body is validated
-//! as JSON in one pass (errors say where: line and column) without building a tree, and the
-//! top-level `model` value is located by a scanner so the rewrite is a splice, not a
-//! re-serialisation of a multi-megabyte body.
+//! The plugin's `inspect` reads the body once and says where the `model` value sits, so the
+//! rewrite is a splice, not a re-serialisation of a multi-megabyte body.
 
-use std::borrow::Cow;
 use std::ops::Range;
 
+use aether_plugin_sdk::json::top_level_value_span;
 use bytes::{Bytes, BytesMut};
-use serde::Deserialize;
 
+use crate::capability::Capabilities;
 use crate::error::GatewayError;
-use crate::format::WireFormat;
-use crate::ingress::{GeminiAction, GeminiTarget};
+use crate::plugin_host::bindings::types::{Inspection, PluginError as GuestError};
+
+/// Whether the body names the routed model as it is, so an unchanged model needs no rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyModel {
+    /// The body's `model` is the routed model.
+    Same,
+    /// The body's `model` differs (a plugin routed on another name).
+    Differs,
+    /// The model is not in the body (Gemini: the path).
+    Absent,
+}
 
 /// What routing needs to know about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFacts {
-    /// The model the client asked for.
+    /// The model the client asked for (as the plugin read it).
     pub model: String,
     /// Whether the client wants a stream.
     pub stream: bool,
     /// Where the `model` value (quotes included) sits in the body, for the rewrite.
     pub model_span: Option<Range<usize>>,
+    /// How the body's model relates to [`RequestFacts::model`].
+    pub body_model: BodyModel,
+    /// What the request needs from an upstream.
+    pub capabilities: Capabilities,
+    /// The plugin's estimate of the input tokens.
+    pub estimated_input_tokens: u32,
 }
 
-#[derive(Deserialize)]
-struct Probe<'a> {
-    #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
-    #[serde(default)]
-    stream: Option<bool>,
-}
-
-/// Reads the routing facts from a request body of `format`.
-pub fn inspect(format: WireFormat, body: &[u8], gemini: Option<&GeminiTarget>) -> Result<RequestFacts, GatewayError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(GatewayError::InvalidRequest(
-            "request body is empty; a JSON object is required".into(),
-        ));
-    }
-    let probe: Probe<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => GatewayError::InvalidRequest(format!(
-            "request body must be a JSON object with a string \"model\": {e}"
-        )),
-        _ => GatewayError::MalformedJson(e.to_string()),
+/// The facts from a plugin's inspection of `body`, or the client error it found.
+pub fn facts(inspection: Result<Inspection, GuestError>, body: &[u8]) -> Result<RequestFacts, GatewayError> {
+    let inspection = inspection.map_err(|e| match e {
+        GuestError::InvalidRequest(message) | GuestError::Unsupported(message) => GatewayError::InvalidRequest(message),
+        GuestError::Internal(message) => {
+            GatewayError::InvalidRequest(format!("the request could not be read: {message}"))
+        }
     })?;
-    if let Some(target) = gemini {
-        return Ok(RequestFacts {
-            model: target.model.clone(),
-            stream: target.action == GeminiAction::StreamGenerate,
-            model_span: None,
-        });
-    }
-    debug_assert!(format.model_in_body());
-    let model = probe.model.ok_or(GatewayError::MissingModel)?.into_owned();
-    let model_span = top_level_value_span(body, "model");
+    let model = inspection.model.ok_or(GatewayError::MissingModel)?;
+    let model_span = inspection.model_span.map(|s| s.start as usize..s.end as usize);
+    let body_model = match &model_span {
+        None => BodyModel::Absent,
+        Some(span) => {
+            let written = body
+                .get(span.clone())
+                .and_then(|raw| serde_json::from_slice::<String>(raw).ok());
+            if written.as_deref() == Some(model.as_str()) {
+                BodyModel::Same
+            } else {
+                BodyModel::Differs
+            }
+        }
+    };
     Ok(RequestFacts {
         model,
-        stream: probe.stream.unwrap_or(false),
+        stream: inspection.stream,
         model_span,
+        body_model,
+        capabilities: inspection.capabilities.into_iter().map(Into::into).collect(),
+        estimated_input_tokens: inspection.estimated_input_tokens,
     })
 }
 
@@ -123,105 +132,27 @@ pub fn with_stream_usage(body: &Bytes) -> Bytes {
     }
 }
 
-/// Finds the byte range of a top-level key's value in a valid JSON object.
-fn top_level_value_span(json: &[u8], key: &str) -> Option<Range<usize>> {
-    let mut i = skip_ws(json, 0);
-    if json.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    loop {
-        i = skip_ws(json, i);
-        match json.get(i)? {
-            b'}' => return None,
-            b',' => {
-                i += 1;
-                continue;
-            }
-            b'"' => {}
-            _ => return None,
-        }
-        let key_end = skip_string(json, i)?;
-        let is_key = &json[i + 1..key_end - 1] == key.as_bytes();
-        i = skip_ws(json, key_end);
-        if json.get(i) != Some(&b':') {
-            return None;
-        }
-        let start = skip_ws(json, i + 1);
-        let end = skip_value(json, start)?;
-        if is_key {
-            return Some(start..end);
-        }
-        i = end;
-    }
-}
-
-fn skip_ws(json: &[u8], mut i: usize) -> usize {
-    while json.get(i).is_some_and(u8::is_ascii_whitespace) {
-        i += 1;
-    }
-    i
-}
-
-/// `i` is at an opening quote; returns the index after the closing quote.
-fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
-    i += 1;
-    loop {
-        match json.get(i)? {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
-        }
-    }
-}
-
-fn skip_value(json: &[u8], i: usize) -> Option<usize> {
-    match json.get(i)? {
-        b'"' => skip_string(json, i),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut j = i;
-            loop {
-                match json.get(j)? {
-                    b'"' => {
-                        j = skip_string(json, j)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-        }
-        _ => {
-            let mut j = i;
-            while json
-                .get(j)
-                .is_some_and(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace())
-            {
-                j += 1;
-            }
-            Some(j)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin_host::bindings::types::ByteSpan;
 
     #[test]
-    fn finds_model_after_nested_values() {
+    fn rewrites_the_model_in_place() {
         let body = br#"{"messages":[{"content":"say \"model\": {x}"}],"max_tokens":5, "model" : "a\"b","stream":true}"#;
-        let facts = inspect(WireFormat::Claude, body, None).unwrap();
-        assert_eq!(facts.model, "a\"b");
-        assert!(facts.stream);
+        let span = top_level_value_span(body, "model").unwrap();
+        let inspection = Inspection {
+            model: Some("a\"b".into()),
+            model_span: Some(ByteSpan {
+                start: span.start as u32,
+                end: span.end as u32,
+            }),
+            stream: true,
+            capabilities: vec![],
+            estimated_input_tokens: 1,
+        };
+        let facts = facts(Ok(inspection), body).unwrap();
+        assert_eq!(facts.body_model, BodyModel::Same);
         let out = rewrite_model(&Bytes::from_static(body), &facts, "upstream-x");
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["model"], "upstream-x");
@@ -229,22 +160,17 @@ mod tests {
     }
 
     #[test]
-    fn malformed_json_says_where() {
-        let err = inspect(WireFormat::OpenaiChat, b"{\n  \"model\": \"m\",\n  oops\n}", None).unwrap_err();
+    fn plugin_verdicts_become_client_errors() {
+        let err = facts(Err(GuestError::InvalidRequest("line 3 column 3".into())), b"").unwrap_err();
         assert_eq!(err.status(), 400);
-        assert!(err.to_string().contains("line 3 column 3"), "{err}");
-        assert!(matches!(
-            inspect(WireFormat::OpenaiChat, b"{}", None),
-            Err(GatewayError::MissingModel)
-        ));
-        assert!(matches!(
-            inspect(WireFormat::OpenaiChat, b"[1]", None),
-            Err(GatewayError::InvalidRequest(_))
-        ));
-        assert!(matches!(
-            inspect(WireFormat::OpenaiChat, b"", None),
-            Err(GatewayError::InvalidRequest(_))
-        ));
+        let no_model = Inspection {
+            model: None,
+            model_span: None,
+            stream: false,
+            capabilities: vec![],
+            estimated_input_tokens: 0,
+        };
+        assert_eq!(facts(Ok(no_model), b"{}"), Err(GatewayError::MissingModel));
     }
 
     #[test]
@@ -266,19 +192,6 @@ mod tests {
         assert_eq!(
             &with_stream_usage(&empty)[..],
             br#"{"stream_options":{"include_usage":true}}"#
-        );
-    }
-
-    #[test]
-    fn gemini_takes_model_from_path() {
-        let target = GeminiTarget {
-            model: "g".into(),
-            action: GeminiAction::StreamGenerate,
-        };
-        let facts = inspect(WireFormat::Gemini, br#"{"contents":[]}"#, Some(&target)).unwrap();
-        assert_eq!(
-            (facts.model.as_str(), facts.stream, facts.model_span),
-            ("g", true, None)
         );
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod accounting;
 pub mod admin;
+pub mod capability;
 pub mod circuit;
 pub mod config;
 pub mod count_tokens;
@@ -20,6 +21,7 @@ pub mod ingress;
 pub mod inspect;
 pub mod listener;
 pub mod models;
+pub mod plugin_host;
 pub mod relay;
 pub mod request_id;
 pub mod response_model;

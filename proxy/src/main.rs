@@ -65,6 +65,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Load the plugins as `serve` would (built-ins, then the plugin directory) and list
+    /// them: format, version, hash, source, and why any file was refused. Exits non-zero
+    /// when a file in the plugin directory was refused.
+    Plugins {
+        /// Config file.
+        #[arg(long, short, default_value = "conf/aether.toml")]
+        config: PathBuf,
+        /// Print JSON (as `GET /admin/plugins`) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the mock LLM upstream (all four formats) for demos, tests and benchmarks.
     Mock {
         /// Listen address.
@@ -110,6 +121,7 @@ fn main() -> ExitCode {
                 aether::telemetry::cli::Output::Table
             },
         ),
+        Command::Plugins { config, json } => plugins(&config, json),
         Command::Mock {
             listen,
             latency_ms,
@@ -165,6 +177,49 @@ fn check(path: &std::path::Path) -> ExitCode {
     } else {
         eprintln!("{}: {} problem(s)", path.display(), diagnostics.len());
         ExitCode::FAILURE
+    }
+}
+
+fn plugins(path: &std::path::Path, json: bool) -> ExitCode {
+    let file = match config::read(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = aether::plugin_host::PluginSettings::from_section(&file.plugins);
+    let plugins = match aether::plugin_host::Plugins::load(settings) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("aether plugins: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let status = plugins.status();
+    if json {
+        println!("{}", serde_json::json!(status));
+    } else {
+        println!("{:<17} {:<16} {:<14} source", "format", "version", "hash");
+        for p in &status.active {
+            println!("{:<17} {:<16} {:<14} {}", p.format, p.version, &p.hash[..12], p.source);
+        }
+        for f in &status.files {
+            match &f.error {
+                Some(e) => println!("refused: {} ({}): {e}", f.path, &f.hash[..f.hash.len().min(12)]),
+                None => println!(
+                    "file:    {} ({}): {}",
+                    f.path,
+                    &f.hash[..12.min(f.hash.len())],
+                    f.loaded.as_deref().unwrap_or("-")
+                ),
+            }
+        }
+    }
+    if status.files.iter().any(|f| f.error.is_some()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

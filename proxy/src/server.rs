@@ -21,6 +21,7 @@ use pingora::services::listening::Service;
 use crate::admin::Admin;
 use crate::config::ConfigFile;
 use crate::config::reload::{ConfigStore, ReloadHook};
+use crate::plugin_host::{PluginSettings, Plugins};
 use crate::service::Gateway;
 use crate::telemetry::Telemetry;
 use crate::telemetry::service::TelemetryService;
@@ -34,6 +35,9 @@ pub enum ServeError {
     /// The TLS listener could not be set up.
     #[error("TLS listener: {0}")]
     Tls(String),
+    /// The built-in plugins could not be loaded (a broken build) or the runtime not started.
+    #[error("plugins: {0}")]
+    Plugins(#[from] crate::plugin_host::LoadError),
     /// The telemetry hook could not be built.
     #[error("telemetry: {0}")]
     Telemetry(#[from] crate::telemetry::TelemetryError),
@@ -46,6 +50,19 @@ impl BackgroundService for ConfigWatcher {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         tokio::select! {
             () = self.0.clone().watch(WATCH_INTERVAL) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Polls the plugin directory and swaps in changed plugins.
+struct PluginWatcher(Arc<Plugins>);
+
+#[async_trait]
+impl BackgroundService for PluginWatcher {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        tokio::select! {
+            () = crate::plugin_host::watch::watch(self.0.clone()) => {}
             _ = shutdown.changed() => {}
         }
     }
@@ -94,7 +111,13 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
         TelemetryService::new(telemetry.clone(), writer, grace),
     ));
 
-    let mut gateway = Service::new("aether gateway".into(), Gateway::new(store.clone(), telemetry.clone()));
+    let plugins = Plugins::load(PluginSettings::from_section(&file.plugins))?;
+    server.add_service(background_service("plugin watcher", PluginWatcher(plugins.clone())));
+
+    let mut gateway = Service::new(
+        "aether gateway".into(),
+        Gateway::new(store.clone(), telemetry.clone(), plugins.clone()),
+    );
     gateway.add_listener(ListenerConfig::tcp(&s.listen).l4_buffer(client_buffers()));
     if let Some(tls) = &s.tls {
         let settings = TlsSettings::intermediate(&tls.cert, &tls.key).map_err(|e| ServeError::Tls(e.to_string()))?;
@@ -108,7 +131,11 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
     if let Some(admin) = &file.admin {
         let mut service = Service::new(
             "aether admin".into(),
-            HttpServer::new_app(Admin::new(store.clone()).with_telemetry(telemetry)),
+            HttpServer::new_app(
+                Admin::new(store.clone())
+                    .with_telemetry(telemetry)
+                    .with_plugins(plugins),
+            ),
         );
         service.add_tcp(&admin.listen);
         server.add_service(service);

@@ -1,8 +1,9 @@
 //! The gateway as a Pingora HTTP application: a fixed series of short phases per request,
 //! with the per-request state in one [`RequestCtx`].
 //!
-//! read head → classify endpoint → authenticate → read body → inspect → route →
-//! failover loop → relay → log. Aether reads the whole request body itself before choosing
+//! read head → classify endpoint → authenticate → read body → inspect (the client format's
+//! plugin) → route (by model and capabilities) → failover loop → relay (usage tapped by the
+//! upstream format's plugin) → log. Aether reads the whole request body itself before choosing
 //! an upstream (routing and conversion need it, and Pingora's `ProxyHttp` cannot replay a
 //! body over 64 KiB), then drives Pingora's connectors in its own failover loop.
 
@@ -16,14 +17,18 @@ use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
 
 use crate::accounting::{self, Lifecycle};
+use crate::capability;
 use crate::config::compile::{ClientKey, RuntimeConfig};
 use crate::config::reload::ConfigStore;
 use crate::downstream::{self, client_gone};
 use crate::error::GatewayError;
 use crate::failover::{self, AttemptRecord, Outgoing};
+use crate::format::ErrorClass;
 use crate::format::WireFormat;
 use crate::ingress::{self, Endpoint, GeminiAction, GeminiTarget};
 use crate::inspect::{self, RequestFacts};
+use crate::plugin_host::Plugins;
+use crate::plugin_host::bindings::types::{ErrorInfo, Header, RequestHead};
 use crate::relay::{self, BodySample, RelayEnd, RelayParams, RelayReport, UsageChunk};
 use crate::response_model::ModelRewrite;
 use crate::router::{self, Candidate};
@@ -37,6 +42,7 @@ pub struct Gateway {
     store: Arc<ConfigStore>,
     upstreams: Upstreams,
     telemetry: Telemetry,
+    plugins: Arc<Plugins>,
     options: HttpServerOptions,
 }
 
@@ -85,14 +91,16 @@ enum Reuse {
 }
 
 impl Gateway {
-    /// A gateway serving the store's current config, recording usage through `telemetry`.
-    pub fn new(store: Arc<ConfigStore>, telemetry: Telemetry) -> Self {
+    /// A gateway serving the store's current config, reading requests and responses
+    /// through `plugins` and recording usage through `telemetry`.
+    pub fn new(store: Arc<ConfigStore>, telemetry: Telemetry, plugins: Arc<Plugins>) -> Self {
         let mut options = HttpServerOptions::default();
         options.h2c = true;
         Gateway {
             store,
             upstreams: Upstreams::default(),
             telemetry,
+            plugins,
             options,
         }
     }
@@ -148,7 +156,17 @@ impl Gateway {
         if self.telemetry.stores_bodies() {
             ctx.request_body = Some(body.clone());
         }
-        let facts = inspect::inspect(format, &body, gemini.as_ref())?;
+        let head = plugin_head(s.req_header());
+        let inspection = self.plugins.get(format).inspect(&head, &body)?;
+        let mut facts = inspect::facts(inspection, &body)?;
+        let header = &s.req_header().headers;
+        let demanded = header
+            .get_all("x-require-capability")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        facts.capabilities = facts
+            .capabilities
+            .union(capability::from_header(demanded).map_err(GatewayError::UnknownCapability)?);
         ctx.model = Some(facts.model.clone());
         ctx.stream = facts.stream && purpose == Purpose::Generate;
         let beta = match s.req_header().uri.query().and_then(|q| ingress::query_param(q, "beta")) {
@@ -213,7 +231,7 @@ impl Gateway {
             usage_chunk: request.usage_chunk,
         };
         let report = ctx.report.insert(RelayReport {
-            tap: UsageTap::new(candidate.route.provider.format),
+            tap: UsageTap::new(self.plugins.get(candidate.route.provider.format)),
             first_byte_at: None,
             sample: if self.telemetry.stores_bodies() {
                 BodySample::Keep(Bytes::new())
@@ -257,11 +275,83 @@ impl Gateway {
         if reuse == Reuse::Close {
             s.set_keepalive(None);
         }
-        if downstream::write_json(s, status, &ctx.id, error.body(ctx.format)).await {
+        let body = self.error_body(ctx.format, error);
+        if downstream::write_json(s, status, &ctx.id, body).await {
             reuse
         } else {
             Reuse::Close
         }
+    }
+}
+
+impl Gateway {
+    /// An error in the client's shape, by the client format's plugin; by the built-in
+    /// plugin's code natively when the plugin itself failed (or the error is its failure).
+    fn error_body(&self, format: WireFormat, error: &GatewayError) -> Vec<u8> {
+        if matches!(error, GatewayError::Plugin(_)) {
+            return error.body(format);
+        }
+        let info = ErrorInfo {
+            class: wit_class(error.class()),
+            status: error.status(),
+            message: error.to_string(),
+        };
+        self.plugins
+            .get(format)
+            .error_body(&info)
+            .unwrap_or_else(|_| error.body(format))
+    }
+}
+
+/// The contract's error class for the SDK's (the same enum, generated twice).
+fn wit_class(class: ErrorClass) -> crate::plugin_host::bindings::types::ErrorClass {
+    use crate::plugin_host::bindings::types::ErrorClass as W;
+    match class {
+        ErrorClass::InvalidRequest => W::InvalidRequest,
+        ErrorClass::Authentication => W::Authentication,
+        ErrorClass::Permission => W::Permission,
+        ErrorClass::NotFound => W::NotFound,
+        ErrorClass::MethodNotAllowed => W::MethodNotAllowed,
+        ErrorClass::TooLarge => W::TooLarge,
+        ErrorClass::RateLimited => W::RateLimited,
+        ErrorClass::Internal => W::Internal,
+        ErrorClass::Unavailable => W::Unavailable,
+        ErrorClass::Timeout => W::Timeout,
+    }
+}
+
+/// Headers a plugin never sees: the client's credentials.
+const CREDENTIAL_HEADERS: [&str; 5] = [
+    "authorization",
+    "x-api-key",
+    "x-goog-api-key",
+    "proxy-authorization",
+    "cookie",
+];
+
+/// The request head as a plugin sees it: credentials removed, and `key` dropped from the
+/// query.
+fn plugin_head(header: &pingora::http::RequestHeader) -> RequestHead {
+    RequestHead {
+        method: header.method.as_str().to_owned(),
+        path: header.uri.path().to_owned(),
+        query: header.uri.query().map(|q| {
+            q.split('&')
+                .filter(|pair| !pair.starts_with("key="))
+                .collect::<Vec<_>>()
+                .join("&")
+        }),
+        headers: header
+            .headers
+            .iter()
+            .filter(|(name, _)| !CREDENTIAL_HEADERS.contains(&name.as_str()))
+            .filter_map(|(name, value)| {
+                Some(Header {
+                    name: name.as_str().to_owned(),
+                    value: value.to_str().ok()?.to_owned(),
+                })
+            })
+            .collect(),
     }
 }
 
@@ -297,7 +387,7 @@ impl Inspected {
     /// The body for a same-format candidate: the client's, with the model swapped and, for
     /// OpenAI Chat streams, usage requested.
     fn upstream_body(&self, upstream_model: &str) -> Bytes {
-        let body = if upstream_model == self.facts.model {
+        let body = if upstream_model == self.facts.model && self.facts.body_model != inspect::BodyModel::Differs {
             self.body.clone()
         } else {
             inspect::rewrite_model(&self.body, &self.facts, upstream_model)
@@ -362,9 +452,21 @@ fn route(ctx: &RequestCtx, request: &Inspected, key_hash: &[u8; 32]) -> Result<r
     if !allowed {
         return Err(GatewayError::ModelNotAllowed(requested.clone()));
     }
-    let plan = router::plan(&ctx.config, canonical, key_hash, Instant::now());
+    let plan = router::plan(
+        &ctx.config,
+        canonical,
+        request.facts.capabilities,
+        key_hash,
+        Instant::now(),
+    );
     if !plan.model_known {
         return Err(GatewayError::UnknownModel(requested.clone()));
+    }
+    if !plan.missing.is_empty() {
+        return Err(GatewayError::MissingCapability {
+            model: requested.clone(),
+            missing: plan.missing,
+        });
     }
     Ok(plan)
 }

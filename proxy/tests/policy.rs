@@ -15,7 +15,8 @@ async fn upstream_sees_provider_credentials_and_forwarded_client_headers_only() 
             upstream.addr(),
             0,
             &[("m", "m")],
-            "headers = { \"x-vendor\" = \"v1\" }",
+            // The client sends the 1M-context beta: this provider must offer it.
+            "headers = { \"x-vendor\" = \"v1\" }\ncapabilities = [\"context_1m\"]",
         )
         + &provider("gemini", "gemini", upstream.addr(), 0, &[("g", "g")], "");
     let gw = start_gateway(&toml).await;

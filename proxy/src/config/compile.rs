@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::file::{ConfigFile, HttpVersionSetting, ProviderSection};
 use super::secret::{Secret, SecretRef};
 use super::upstream_url::UpstreamUrl;
+use crate::capability::Capabilities;
 use crate::circuit::{CircuitBreaker, CircuitRegistry, CircuitSettings};
 use crate::format::WireFormat;
 
@@ -118,6 +119,8 @@ pub struct ProviderKey {
     pub affinity_seed: u64,
     /// Health.
     pub breaker: Arc<CircuitBreaker>,
+    /// What requests through this key may need: the provider's and the key's own.
+    pub capabilities: Capabilities,
     _secret: Secret,
 }
 
@@ -262,6 +265,10 @@ fn compile_provider(i: usize, p: &ProviderSection, registry: &CircuitRegistry) -
         headers.push((name, value));
     }
     let key_header = p.format.upstream_key_header();
+    let provider_caps = p
+        .capabilities
+        .as_ref()
+        .map_or(Capabilities::STANDARD, |caps| caps.iter().copied().collect());
     let mut keys = Vec::new();
     let mut disabled_keys = Vec::new();
     for (k, key) in p.keys.iter().enumerate() {
@@ -279,6 +286,7 @@ fn compile_provider(i: usize, p: &ProviderSection, registry: &CircuitRegistry) -
             weight: key.weight,
             affinity_seed: fnv1a(format!("{}\0{}", p.name, key.name).as_bytes()),
             breaker: registry.get(&p.name, &key.name),
+            capabilities: provider_caps.union(key.capabilities.iter().copied().collect()),
             _secret: secret,
         }));
     }

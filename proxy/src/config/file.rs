@@ -38,6 +38,45 @@ pub struct ConfigFile {
     /// Price catalogue and per-model prices.
     #[serde(default)]
     pub pricing: crate::telemetry::pricing::PricingSection,
+    /// Format plugins: the plugin directory, limits per call, the artifact cache.
+    #[serde(default)]
+    pub plugins: PluginsSection,
+}
+
+/// `[plugins]`: read at start (changing it needs a restart; the directory's contents are
+/// hot-reloaded).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsSection {
+    /// Directory of `.wasm` plugins overriding the built-in ones; unset: built-ins only.
+    pub dir: Option<String>,
+    /// Directory for precompiled plugins, so a restart does not compile again; unset: none.
+    pub cache_dir: Option<String>,
+    /// CPU deadline per plugin call, in milliseconds.
+    pub call_timeout_ms: u64,
+    /// Memory cap per plugin instance, in MiB.
+    pub memory_limit_mb: usize,
+    /// How often the plugin directory is polled for changes, in milliseconds; 0: never
+    /// (`POST /admin/reload` rescans it).
+    pub watch_interval_ms: u64,
+    /// Instances holding per-stream plugin state, per plugin.
+    pub stream_shards: usize,
+    /// Warm instances kept per plugin for per-request calls.
+    pub max_idle_instances: usize,
+}
+
+impl Default for PluginsSection {
+    fn default() -> Self {
+        PluginsSection {
+            dir: None,
+            cache_dir: None,
+            call_timeout_ms: 100,
+            memory_limit_mb: 128,
+            watch_interval_ms: 1000,
+            stream_shards: 4,
+            max_idle_instances: 16,
+        }
+    }
 }
 
 /// `[server]`.
@@ -197,6 +236,8 @@ pub struct ProviderSection {
     /// Keys; at least one.
     #[serde(default)]
     pub keys: Vec<ProviderKeySection>,
+    /// What the provider's models can do; unset: tools, vision, thinking, structured_output.
+    pub capabilities: Option<Vec<crate::capability::Capability>>,
 }
 
 /// `[providers.timeouts]`, all in milliseconds.
@@ -239,6 +280,9 @@ pub struct ProviderKeySection {
     pub models: Option<Vec<String>>,
     /// Actual cost = list cost × this (a negotiated discount, a reseller's markup); absent = 1.
     pub cost_multiplier: Option<f64>,
+    /// Capabilities this key adds to its provider's (e.g. `context_1m`, `cache_1h`).
+    #[serde(default)]
+    pub capabilities: Vec<crate::capability::Capability>,
 }
 
 fn default_weight() -> u32 {

@@ -155,6 +155,7 @@ pub fn validate(file: &ConfigFile) -> Vec<Diagnostic> {
     for (field, message) in file.telemetry.problems() {
         r.error(format!("telemetry.{field}"), message);
     }
+    check_plugins(&mut r, &file.plugins);
     // Prices, tiers and provider-key cost multipliers.
     if let Err(e) = crate::telemetry::Pricing::from_config(file) {
         match e {
@@ -163,6 +164,30 @@ pub fn validate(file: &ConfigFile) -> Vec<Diagnostic> {
         }
     }
     r.0
+}
+
+fn check_plugins(r: &mut Report, p: &super::file::PluginsSection) {
+    let max_mb = crate::plugin_host::engine::MAX_MEMORY_BYTES >> 20;
+    if !(8..=max_mb).contains(&p.memory_limit_mb) {
+        r.error("plugins.memory_limit_mb", format!("must be between 8 and {max_mb}"));
+    }
+    if !(1..=60_000).contains(&p.call_timeout_ms) {
+        r.error("plugins.call_timeout_ms", "must be between 1 and 60000");
+    }
+    if !(1..=64).contains(&p.stream_shards) {
+        r.error("plugins.stream_shards", "must be between 1 and 64");
+    }
+    if p.max_idle_instances > 256 {
+        r.error("plugins.max_idle_instances", "must be at most 256");
+    }
+    if let Some(dir) = &p.dir
+        && !std::path::Path::new(dir).is_dir()
+    {
+        r.warn(
+            "plugins.dir",
+            format!("{dir} is not a directory (yet): only the built-in plugins load until it is"),
+        );
+    }
 }
 
 fn check_provider(r: &mut Report, path: &str, p: &ProviderSection) {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use aether::circuit::CircuitRegistry;
 use aether::config::{self, reload::ConfigStore};
+use aether::plugin_host::{PluginSettings, Plugins};
 use aether::service::Gateway;
 use aether::telemetry::Telemetry;
 use aether_mock::{MockConfig, MockServer};
@@ -28,6 +29,7 @@ pub struct TestGateway {
     pub addr: SocketAddr,
     pub store: Arc<ConfigStore>,
     pub telemetry: Telemetry,
+    pub plugins: Arc<Plugins>,
     _stop: watch::Sender<bool>,
     _dir: Option<TempDir>,
 }
@@ -92,12 +94,19 @@ pub async fn start_gateway(toml: &str) -> TestGateway {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = watch::channel(false);
-    let gateway = Gateway::new(store.clone(), telemetry.clone());
+    let settings = PluginSettings::from_section(&loaded.file.plugins);
+    let plugins = tokio::task::spawn_blocking(move || Plugins::load(settings))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("plugins did not load: {e}"));
+    tokio::spawn(aether::plugin_host::watch::watch(plugins.clone()));
+    let gateway = Gateway::new(store.clone(), telemetry.clone(), plugins.clone());
     tokio::spawn(aether::listener::serve(listener, Arc::new(gateway), stopped));
     TestGateway {
         addr,
         store,
         telemetry,
+        plugins,
         _stop: stop,
         _dir: Some(dir),
     }

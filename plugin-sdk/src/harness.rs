@@ -1,0 +1,242 @@
+//! The self-test corpus: how a plugin writes its cases (friendly JSON fixtures), how a case
+//! is evaluated natively, and how an outcome is compared with what the case expects.
+//!
+//! The gateway runs the same cases through the plugin's real Wasm exports when it loads the
+//! plugin and refuses the plugin if one fails; [`assert_self_test`] runs them natively in an
+//! ordinary `#[test]`, so an author sees a failure before building a component. Both sides
+//! turn an outcome into JSON the same way ([`outcome_json`]) and compare with [`matches`].
+//!
+//! Fixture file format (a JSON list; each case has a `name`, one input, and `expect`):
+//!
+//! ```json
+//! [
+//!   {"name": "model and stream", "inspect": {"path": "/v1/messages", "headers": {"anthropic-beta": "x"},
+//!    "body": {"model": "m", "stream": true}}, "expect": {"model": "m", "stream": true}},
+//!   {"name": "bad json", "inspect": {"path": "/v1/messages", "body_text": "{"},
+//!    "expect": {"error": {"InvalidRequest": "~not valid JSON"}}},
+//!   {"name": "usage", "usage_body": {"usage": {"input_tokens": 3}}, "expect": {"usage": {"input": 3}}},
+//!   {"name": "stream", "usage_stream": "event: message_stop\ndata: {}\n\n", "expect": {"completed": true}},
+//!   {"name": "429", "error_body": {"class": "RateLimited", "status": 429, "message": "slow"},
+//!    "expect": {"error": {"type": "rate_limit_error"}}}
+//! ]
+//! ```
+//!
+//! `expect` is matched as a subset: every key it names must match, others are ignored; lists
+//! match element by element; a string starting with `~` matches any string containing the rest.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::adapter::Tap;
+use crate::bindings::exports::aether::plugin::format::GuestUsageTap;
+use crate::types::{ErrorInfo, Header, HttpRequest, RequestHead, TestCase, TestCheck};
+use crate::{FormatPlugin, sse};
+
+/// One case as written in a fixture file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fixture {
+    name: String,
+    #[serde(default)]
+    inspect: Option<InspectFixture>,
+    #[serde(default)]
+    usage_body: Option<Value>,
+    #[serde(default)]
+    usage_stream: Option<String>,
+    #[serde(default)]
+    error_body: Option<ErrorInfo>,
+    expect: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InspectFixture {
+    #[serde(default = "post")]
+    method: String,
+    path: String,
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<Value>,
+    #[serde(default)]
+    body_text: Option<String>,
+}
+
+fn post() -> String {
+    "POST".into()
+}
+
+/// The cases of a fixture file. A file that does not parse yields one case that fails and
+/// says why, so a broken corpus refuses the plugin instead of passing vacuously.
+pub fn cases_from_fixtures(json: &str) -> Vec<TestCase> {
+    match serde_json::from_str::<Vec<Fixture>>(json) {
+        Ok(fixtures) => fixtures.into_iter().map(case_from_fixture).collect(),
+        Err(e) => vec![TestCase {
+            name: "fixture file".into(),
+            check: TestCheck::UsageBody(Vec::new()),
+            expected_json: serde_json::json!({ "fixture_file_is_invalid": e.to_string() }).to_string(),
+        }],
+    }
+}
+
+fn case_from_fixture(f: Fixture) -> TestCase {
+    let check = if let Some(i) = f.inspect {
+        let body = match (i.body, i.body_text) {
+            (_, Some(text)) => text.into_bytes(),
+            (Some(value), None) => value.to_string().into_bytes(),
+            (None, None) => Vec::new(),
+        };
+        TestCheck::Inspect(HttpRequest {
+            head: RequestHead {
+                method: i.method,
+                path: i.path,
+                query: i.query,
+                headers: i
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| Header { name, value })
+                    .collect(),
+            },
+            body,
+        })
+    } else if let Some(body) = f.usage_body {
+        TestCheck::UsageBody(body.to_string().into_bytes())
+    } else if let Some(text) = f.usage_stream {
+        TestCheck::UsageStream(sse::parse(&text))
+    } else if let Some(info) = f.error_body {
+        TestCheck::ErrorBody(info)
+    } else {
+        TestCheck::UsageBody(Vec::new())
+    };
+    TestCase {
+        name: f.name,
+        check,
+        expected_json: f.expect.to_string(),
+    }
+}
+
+/// An outcome as the JSON a case's `expect` is matched against: the value itself, or
+/// `{"error": <the plugin error>}`.
+pub fn outcome_json<T: Serialize, E: Serialize>(outcome: &Result<T, E>) -> Value {
+    match outcome {
+        Ok(value) => serde_json::to_value(value).unwrap_or(Value::Null),
+        Err(error) => serde_json::json!({ "error": error }),
+    }
+}
+
+/// An error body as JSON (a body that is not JSON is reported as such and fails the case).
+pub fn body_json(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(
+        |e| serde_json::json!({ "body_is_not_json": e.to_string(), "body": String::from_utf8_lossy(body) }),
+    )
+}
+
+/// Whether `actual` matches `expected` (see the module docs for the rules).
+pub fn matches(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|av| matches(v, av))),
+        (Value::Array(e), Value::Array(a)) => e.len() == a.len() && e.iter().zip(a).all(|(ev, av)| matches(ev, av)),
+        (Value::String(e), Value::String(a)) => match e.strip_prefix('~') {
+            Some(part) => a.contains(part),
+            None => e == a,
+        },
+        (Value::Number(e), Value::Number(a)) => e.as_f64() == a.as_f64(),
+        _ => expected == actual,
+    }
+}
+
+/// A case that did not give what it expected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseFailure {
+    /// The case's name.
+    pub name: String,
+    /// Expected and actual, as JSON.
+    pub reason: String,
+}
+
+/// Compares one case's outcome with its expectation.
+pub fn check(case: &TestCase, actual: &Value) -> Result<(), CaseFailure> {
+    let expected: Value = serde_json::from_str(&case.expected_json).map_err(|e| CaseFailure {
+        name: case.name.clone(),
+        reason: format!("expected_json is not JSON: {e}"),
+    })?;
+    if matches(&expected, actual) {
+        Ok(())
+    } else {
+        Err(CaseFailure {
+            name: case.name.clone(),
+            reason: format!("expected {expected}, got {actual}"),
+        })
+    }
+}
+
+/// Runs one case against the plugin's native code.
+pub fn evaluate<P: FormatPlugin>(check: &TestCheck) -> Value {
+    match check {
+        TestCheck::Inspect(request) => outcome_json(&P::inspect(&request.head, &request.body)),
+        TestCheck::UsageBody(body) => outcome_json::<_, ()>(&Ok(P::usage_from_body(body))),
+        TestCheck::UsageStream(events) => {
+            let tap = <Tap<P> as GuestUsageTap>::new();
+            let marked = events.iter().filter(|e| sse::is_marked(P::USAGE_MARKERS, e)).cloned();
+            tap.push(marked.collect());
+            outcome_json::<_, ()>(&Ok(tap.report()))
+        }
+        TestCheck::ErrorBody(info) => body_json(&P::error_body(info)),
+    }
+}
+
+/// Runs the plugin's whole self-test natively; the failures, if any.
+pub fn run<P: FormatPlugin>() -> Vec<CaseFailure> {
+    P::self_test()
+        .iter()
+        .filter_map(|case| check(case, &evaluate::<P>(&case.check)).err())
+        .collect()
+}
+
+/// Panics with every failing case (for a plugin's own `#[test]`). Also fails on an empty
+/// corpus: a self-test that checks nothing is a mistake.
+#[allow(clippy::panic)]
+pub fn assert_self_test<P: FormatPlugin>() {
+    assert!(
+        !P::self_test().is_empty(),
+        "the {} plugin ships no self-test cases",
+        P::FORMAT
+    );
+    let failures = run::<P>();
+    assert!(
+        failures.is_empty(),
+        "{} of the {} plugin's self-test cases failed:\n{}",
+        failures.len(),
+        P::FORMAT,
+        failures
+            .iter()
+            .map(|f| format!("  {}: {}", f.name, f.reason))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn subset_matching() {
+        assert!(matches(&json!({"a": 1}), &json!({"a": 1.0, "b": 2})));
+        assert!(!matches(&json!({"a": 1, "c": 3}), &json!({"a": 1})));
+        assert!(matches(&json!({"m": "~JSON"}), &json!({"m": "not valid JSON: x"})));
+        assert!(!matches(&json!(["a"]), &json!(["a", "b"])));
+    }
+
+    #[test]
+    fn a_broken_fixture_file_fails() {
+        let cases = cases_from_fixtures("[{\"nam\": 1}]");
+        assert_eq!(cases.len(), 1);
+        assert!(cases[0].expected_json.contains("fixture_file_is_invalid"));
+    }
+}

@@ -1,0 +1,97 @@
+//! Server-sent events: framing an event for a client, and splitting SSE text into events
+//! (for test fixtures and encoders; the host frames upstream streams itself).
+
+use crate::types::SseEvent;
+
+/// `event: NAME\ndata: DATA\n\n` (no `event:` line without a name). Multi-line data gets
+/// one `data:` line per line.
+pub fn frame(name: Option<&str>, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 32);
+    if let Some(name) = name {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+    }
+    for line in data.split(|b| *b == b'\n') {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out
+}
+
+/// The events in SSE text: blank-line separated, `event:` and `data:` fields, comments and
+/// other fields ignored, `\r\n` accepted.
+pub fn parse(text: &str) -> Vec<SseEvent> {
+    let mut events = Vec::new();
+    let mut name: Option<String> = None;
+    let mut data: Option<String> = None;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            if let Some(data) = data.take() {
+                events.push(SseEvent {
+                    name: name.take(),
+                    data,
+                });
+            }
+            name = None;
+            continue;
+        }
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "event" => name = Some(value.to_owned()),
+            "data" => match &mut data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
+                }
+                None => data = Some(value.to_owned()),
+            },
+            _ => {}
+        }
+    }
+    if let Some(data) = data {
+        events.push(SseEvent { name, data });
+    }
+    events
+}
+
+/// Whether an event's name or data holds one of `markers` (every event when there are none):
+/// the filter the host applies before it calls a usage tap.
+pub fn is_marked(markers: &[&str], event: &SseEvent) -> bool {
+    markers.is_empty()
+        || markers
+            .iter()
+            .any(|m| event.data.contains(m) || event.name.as_deref().is_some_and(|n| n.contains(m)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_and_parses_back() {
+        let framed = frame(Some("message_stop"), br#"{"type":"message_stop"}"#);
+        let text = String::from_utf8(framed).unwrap();
+        assert_eq!(text, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+        let events = parse(&format!("{text}: comment\r\ndata: a\r\ndata: b\r\n\r\ndata: [DONE]"));
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0].name.as_deref(), Some("message_stop"));
+        assert_eq!(events[1].data, "a\nb");
+        assert_eq!(events[2].data, "[DONE]");
+    }
+
+    #[test]
+    fn markers_filter() {
+        let e = SseEvent {
+            name: Some("ping".into()),
+            data: "{}".into(),
+        };
+        assert!(is_marked(&[], &e));
+        assert!(is_marked(&["ping"], &e));
+        assert!(!is_marked(&["usage"], &e));
+    }
+}

@@ -1,0 +1,62 @@
+//! Aether's built-in format plugin for OpenAI Chat Completions (`POST /v1/chat/completions`).
+//!
+//! - [`inspect`]: model, stream flag, capabilities (tools, images, reasoning effort,
+//!   structured output).
+//! - [`usage`]: tokens from a body and from the stream's usage chunk
+//!   (`stream_options.include_usage`, which the gateway adds when the client did not).
+//! - [`error`]: OpenAI's error body, shared with the Responses plugin.
+//!
+//! Decoding to and encoding from the IR is the conversion issue's work; until then those
+//! exports answer `unsupported` (the SDK's default).
+
+pub mod error;
+pub mod inspect;
+pub mod usage;
+
+use aether_plugin_sdk::FormatPlugin;
+use aether_plugin_sdk::types::{ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase, UsageReport};
+
+/// The OpenAI Chat Completions format.
+pub struct OpenaiChat;
+
+impl FormatPlugin for OpenaiChat {
+    const FORMAT: &'static str = "openai-chat";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const USAGE_MARKERS: &'static [&'static str] = usage::MARKERS;
+
+    fn inspect(head: &RequestHead, body: &[u8]) -> Result<Inspection, PluginError> {
+        inspect::inspect(head, body)
+    }
+
+    fn error_body(error: &ErrorInfo) -> Vec<u8> {
+        error::body(error)
+    }
+
+    /// OpenAI streams have no error event type: the error body is sent as a data line.
+    fn stream_error_event(error: &ErrorInfo) -> Vec<u8> {
+        aether_plugin_sdk::sse::frame(None, &error::body(error))
+    }
+
+    fn usage_from_body(body: &[u8]) -> UsageReport {
+        usage::from_body(body)
+    }
+
+    fn tap_event(event: &SseEvent, report: &mut UsageReport) {
+        usage::tap(event, report);
+    }
+
+    fn self_test() -> Vec<TestCase> {
+        aether_plugin_sdk::harness::cases_from_fixtures(include_str!("../fixtures/self-test.json"))
+    }
+}
+
+#[cfg(feature = "export")]
+aether_plugin_sdk::export_plugin!(OpenaiChat);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn self_test_passes_natively() {
+        aether_plugin_sdk::harness::assert_self_test::<super::OpenaiChat>();
+    }
+}
