@@ -97,7 +97,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Logs go to stderr; stdout is for what a command prints (`usage`, `plugins --json`).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {

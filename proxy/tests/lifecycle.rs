@@ -116,6 +116,51 @@ fn check_lists_every_problem_with_its_path() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+#[test]
+fn plugins_lists_versions_hashes_and_refusals() {
+    use aether::plugin_host::builtin::test_artifacts;
+    let dir = TempDir::new();
+    let plugins = dir.0.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(test_artifacts::EXAMPLE_MODEL_NAMESPACE, plugins.join("namespace.wasm")).unwrap();
+    std::fs::write(plugins.join("broken.wasm"), b"not wasm").unwrap();
+    let path = dir.0.join("aether.toml");
+    std::fs::write(&path, format!("[plugins]\ndir = \"{}\"\n", plugins.display())).unwrap();
+    let out = Command::new(BIN)
+        .args(["plugins", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a refused file fails the command: {stdout}");
+    let claude = stdout.lines().find(|l| l.starts_with("claude")).unwrap();
+    assert!(
+        claude.contains("1.0.0") && claude.contains("namespace.wasm"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("gemini") && l.contains("built-in")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("refused:") && stdout.contains("broken.wasm"),
+        "{stdout}"
+    );
+
+    std::fs::remove_file(plugins.join("broken.wasm")).unwrap();
+    let out = Command::new(BIN)
+        .args(["plugins", "--json", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listing["active"][0]["version"], "1.0.0");
+    assert_eq!(listing["active"][0]["hash"].as_str().unwrap().len(), 64);
+}
+
 #[tokio::test]
 async fn shipped_default_config_starts_with_unset_provider_keys() {
     let dir = TempDir::new();
@@ -137,11 +182,11 @@ async fn shipped_default_config_starts_with_unset_provider_keys() {
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("OPENAI_API_KEY")
         .env_remove("GEMINI_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.stderr.take().unwrap();
     let mut p = Proc(child);
     wait_listening(admin).await;
     let ready = Client::new(admin).request("GET", "/readyz", &[], "").await;
