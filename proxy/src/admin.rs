@@ -112,6 +112,27 @@ pub fn providers_view(config: &RuntimeConfig) -> serde_json::Value {
     json!({ "providers": providers })
 }
 
+/// Plugin calls and failures per active plugin, in Prometheus text format.
+fn plugin_metrics(status: &crate::plugin_host::PluginsStatus) -> String {
+    let mut out = String::from(
+        "# HELP aether_plugin_calls_total Calls into the active format plugins.\n# TYPE aether_plugin_calls_total counter\n",
+    );
+    for p in &status.active {
+        out.push_str(&format!(
+            "aether_plugin_calls_total{{format=\"{}\",version=\"{}\"}} {}\n",
+            p.format, p.version, p.calls
+        ));
+    }
+    out.push_str("# HELP aether_plugin_failures_total Plugin calls that trapped, timed out, hit the memory cap or returned unusable output.\n# TYPE aether_plugin_failures_total counter\n");
+    for p in &status.active {
+        out.push_str(&format!(
+            "aether_plugin_failures_total{{format=\"{}\",version=\"{}\"}} {}\n",
+            p.format, p.version, p.failures
+        ));
+    }
+    out
+}
+
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
@@ -120,7 +141,10 @@ impl ServeHttp for Admin {
         let path = session.req_header().uri.path().to_owned();
         let query = session.req_header().uri.query().map(str::to_owned);
         if method == "GET" && path == "/metrics" {
-            let text = self.telemetry.as_ref().map(Telemetry::metrics_text).unwrap_or_default();
+            let mut text = self.telemetry.as_ref().map(Telemetry::metrics_text).unwrap_or_default();
+            if let Some(plugins) = &self.plugins {
+                text.push_str(&plugin_metrics(&plugins.status()));
+            }
             return http::Response::builder()
                 .status(200)
                 .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")

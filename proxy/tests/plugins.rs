@@ -629,5 +629,56 @@ async fn the_admin_api_lists_plugins_and_reload_rescans() {
     );
     let status = admin.request("GET", "/admin/plugins", &[], "").await.json();
     assert_eq!(status["active"][0]["version"], "1.0.0");
+    let metrics = admin.request("GET", "/metrics", &[], "").await.text();
+    assert!(
+        metrics.contains("aether_plugin_failures_total{format=\"claude\",version=\"1.0.0\"} 0"),
+        "{metrics}"
+    );
     assert!(!status.to_string().contains("sk-"), "no secrets");
+}
+
+#[tokio::test]
+async fn a_gateway_stream_keeps_its_plugin_through_a_swap() {
+    let upstream = mock(MockConfig {
+        chunks: 30,
+        interval: Duration::from_millis(20),
+        ..MockConfig::default()
+    })
+    .await;
+    let dir = TempDir::new();
+    let toml = config_head()
+        + &provider(
+            "anthropic",
+            "claude",
+            upstream.addr(),
+            0,
+            &[("mock-claude", "mock-claude")],
+            "",
+        )
+        + &format!("[plugins]\ndir = \"{}\"\nwatch_interval_ms = 0\n", dir.0.display());
+    let gw = start_gateway(&toml).await;
+    let client = Client::new(gw.addr);
+    let (mut session, id) = open_stream(&client, "claude", "mock-claude").await;
+    let first = session.read_response_body().await.unwrap();
+    assert!(first.is_some());
+    // Mid-stream, a new Claude plugin takes over for new requests.
+    std::fs::write(dir.0.join("v2.wasm"), artifact(test_artifacts::EXAMPLE_MODEL_NAMESPACE)).unwrap();
+    let plugins = gw.plugins.clone();
+    let swapped = tokio::task::spawn_blocking(move || plugins.rescan()).await.unwrap();
+    assert_eq!(swapped[0].version, "1.0.0");
+    let mut body = first.unwrap().to_vec();
+    while let Some(chunk) = session.read_response_body().await.unwrap() {
+        body.extend_from_slice(&chunk);
+    }
+    assert!(sse_names(&body).contains(&"message_stop".to_string()));
+    let record = gw.record(&id).await;
+    assert_eq!(record.status, aether::telemetry::record::Status::Completed);
+    assert!(
+        record.usage.input > 0 && record.usage.output > 0,
+        "the v1 tap counted the whole stream: {:?}",
+        record.usage
+    );
+    // New requests run on v2.
+    let resp = call(&client, "claude", "acme/mock-claude", false, &[]).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
 }

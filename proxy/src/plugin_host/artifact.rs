@@ -103,3 +103,34 @@ fn engine_fingerprint(engine: &Engine) -> u64 {
         h.finish()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_plugins_are_cached_on_disk_and_loaded_back() {
+        let engine = &super::super::engine::runtime().unwrap().engine;
+        let bytes = std::fs::read(super::super::builtin::test_artifacts::HOSTILE).unwrap();
+        // A hash no other test uses, so the in-memory cache starts without it.
+        let hash = format!("{}-disk-test", content_hash(&bytes));
+        let dir = tempfile::tempdir().unwrap();
+        let (_, origin) = compile(engine, &bytes, &hash, Some(dir.path())).unwrap();
+        assert_eq!(origin, Origin::Compiled);
+        let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(written.len(), 1, "one artifact, no temp file left");
+        assert_eq!(
+            compile(engine, &bytes, &hash, Some(dir.path())).unwrap().1,
+            Origin::Memory
+        );
+        memory_cache().lock().unwrap().remove(&hash);
+        assert_eq!(
+            compile(engine, &bytes, &hash, Some(dir.path())).unwrap().1,
+            Origin::Disk
+        );
+        assert!(matches!(
+            compile(engine, b"garbage", "garbage", None),
+            Err(LoadError::NotAComponent(_))
+        ));
+    }
+}

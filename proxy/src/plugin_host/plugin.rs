@@ -379,6 +379,13 @@ impl Plugin {
         self.call(|g, s| g.call_self_test(s))
     }
 
+    /// Makes a fresh instance from the `InstancePre` and drops it: what a call costs when
+    /// no warm instance is idle (for the benchmarks).
+    #[doc(hidden)]
+    pub fn instantiate_fresh(&self) -> Result<(), PluginError> {
+        instantiate(&self.pre, self.runtime, &self.limits, &self.label).map(drop)
+    }
+
     /// Whether a raw SSE event can carry usage, by the plugin's declared markers.
     pub fn is_usage_event(&self, raw_event: &[u8]) -> bool {
         self.markers.is_empty() || self.markers.iter().any(|m| m.find(raw_event).is_some())
