@@ -76,14 +76,16 @@ fn skip_ws(json: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// `i` is at an opening quote; returns the index after the closing quote.
+/// `i` is at an opening quote; returns the index after the closing quote. Most of an LLM
+/// request's bytes are inside strings, so this jumps from quote or backslash to the next
+/// with `memchr` (SIMD, also in Wasm) instead of stepping byte by byte.
 fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
     i += 1;
     loop {
+        i += memchr::memchr2(b'"', b'\\', json.get(i..)?)?;
         match json.get(i)? {
             b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
+            _ => return Some(i + 1),
         }
     }
 }

@@ -8,11 +8,12 @@
 //! The body is read once into small borrowed structs that skip everything else.
 
 use std::borrow::Cow;
+use std::fmt;
 
-use aether_plugin_sdk::json::{self, TextOrParts};
+use aether_plugin_sdk::json;
 use aether_plugin_sdk::types::{Capability, Inspection, PluginError, RequestHead};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 #[derive(Deserialize)]
 struct Probe<'a> {
@@ -21,15 +22,15 @@ struct Probe<'a> {
     #[serde(default)]
     stream: Option<bool>,
     #[serde(default)]
-    tools: Option<Vec<Block<'a>>>,
+    tools: BlockList,
     #[serde(borrow, default)]
     thinking: Option<Thinking<'a>>,
     #[serde(default)]
     output_format: Option<IgnoredAny>,
-    #[serde(borrow, default)]
-    system: TextOrParts<Block<'a>>,
-    #[serde(borrow, default)]
-    messages: Vec<Message<'a>>,
+    #[serde(default)]
+    system: BlockList,
+    #[serde(default)]
+    messages: MessageList,
 }
 
 #[derive(Deserialize)]
@@ -38,10 +39,20 @@ struct Thinking<'a> {
     kind: Cow<'a, str>,
 }
 
-#[derive(Deserialize)]
-struct Message<'a> {
-    #[serde(borrow, default)]
-    content: TextOrParts<Block<'a>>,
+/// What the blocks of a request say about its capabilities.
+#[derive(Debug, Default, Clone, Copy)]
+struct Flags {
+    image: bool,
+    cache_1h: bool,
+}
+
+impl Flags {
+    fn or(self, other: Flags) -> Flags {
+        Flags {
+            image: self.image || other.image,
+            cache_1h: self.cache_1h || other.cache_1h,
+        }
+    }
 }
 
 /// A content block, a system block or a tool definition: only what capabilities need.
@@ -52,8 +63,8 @@ struct Block<'a> {
     #[serde(borrow, default)]
     cache_control: Option<CacheControl<'a>>,
     /// A tool result's own content.
-    #[serde(borrow, default)]
-    content: Option<TextOrParts<Block<'a>>>,
+    #[serde(default)]
+    content: BlockList,
 }
 
 #[derive(Deserialize)]
@@ -62,27 +73,87 @@ struct CacheControl<'a> {
     ttl: Option<Cow<'a, str>>,
 }
 
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: BlockList,
+}
+
+/// A list of blocks (or a plain string), folded into [`Flags`] as it is read: a long
+/// history is never collected into vectors.
+#[derive(Default)]
+struct BlockList {
+    flags: Flags,
+    len: usize,
+}
+
+/// The messages, folded the same way.
+#[derive(Default)]
+struct MessageList(Flags);
+
+impl<'de> Deserialize<'de> for BlockList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BlockList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of blocks")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<BlockList, E> {
+                Ok(BlockList::default())
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<BlockList, E> {
+                Ok(BlockList::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BlockList, A::Error> {
+                let mut list = BlockList::default();
+                while let Some(block) = seq.next_element::<Block<'de>>()? {
+                    let own = Flags {
+                        image: block.kind.as_deref() == Some("image"),
+                        cache_1h: block.cache_control.and_then(|c| c.ttl).as_deref() == Some("1h"),
+                    };
+                    list.flags = list.flags.or(own).or(block.content.flags);
+                    list.len += 1;
+                }
+                Ok(list)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MessageList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of messages")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MessageList, A::Error> {
+                let mut flags = Flags::default();
+                while let Some(message) = seq.next_element::<Message>()? {
+                    flags = flags.or(message.content.flags);
+                }
+                Ok(MessageList(flags))
+            }
+        }
+        deserializer.deserialize_seq(V)
+    }
+}
+
 /// Model, stream flag, capabilities and an input estimate.
 pub fn inspect(head: &RequestHead, body: &[u8]) -> Result<Inspection, PluginError> {
     let probe: Probe<'_> = json::parse_request(body)?;
     let model = probe
         .model
         .ok_or_else(|| PluginError::InvalidRequest("request body has no \"model\" field".into()))?;
+    let flags = probe.messages.0.or(probe.system.flags).or(probe.tools.flags);
     let mut caps = Vec::new();
-    if probe.tools.as_ref().is_some_and(|t| !t.is_empty()) {
+    if probe.tools.len > 0 {
         caps.push(Capability::Tools);
     }
-    let blocks = || {
-        let message_blocks = probe.messages.iter().flat_map(|m| m.content.parts());
-        let nested = message_blocks
-            .clone()
-            .flat_map(|b| b.content.as_ref().map_or(&[][..], TextOrParts::parts));
-        message_blocks
-            .chain(nested)
-            .chain(probe.system.parts())
-            .chain(probe.tools.iter().flatten())
-    };
-    if blocks().any(|b| b.kind.as_deref() == Some("image")) {
+    if flags.image {
         caps.push(Capability::Vision);
     }
     if probe
@@ -104,7 +175,7 @@ pub fn inspect(head: &RequestHead, body: &[u8]) -> Result<Inspection, PluginErro
     if beta_1m {
         caps.push(Capability::Context1m);
     }
-    if blocks().any(|b| b.cache_control.as_ref().and_then(|c| c.ttl.as_deref()) == Some("1h")) {
+    if flags.cache_1h {
         caps.push(Capability::Cache1h);
     }
     Ok(Inspection {
