@@ -56,7 +56,7 @@ if [ -n "${PREV_BIN:-}" ]; then
   sed -i "s#^\[server\]#[server]\nupgrade_sock = \"$WORK/upgrade-prev.sock\"\npid_file = \"$WORK/aether-prev.pid\"#" "$WORK/aether-prev.toml"
   (cd "$WORK" && RUST_LOG=warn "$PREV_BIN" serve --config "$WORK/aether-prev.toml" >/dev/null 2>&1) & PREV_PID=$!; pids+=($PREV_PID)
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$GW_PREV) 2>/dev/null && break; sleep 0.1; done
-  PREV_PID=$(pgrep -f "aether-prev.toml" | head -1)
+  PREV_PID=$(pgrep -n -f "$WORK/aether-prev.toml"); pids+=($PREV_PID)
 fi
 sed -e "s#__WORKERS__#$THREADS#" -e "s#__DIR__#$WORK#g" -e "s#__MOCK_PORT__#$MOCK#" -e "s#__PORT__#$NGX#" \
     bench/nginx.conf.template > "$WORK/nginx.conf"

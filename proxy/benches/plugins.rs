@@ -80,6 +80,10 @@ fn bench(c: &mut Criterion) {
         group.bench_function("native", |b| {
             b.iter(|| black_box(Claude::inspect(&sdk_head, black_box(&body)).unwrap()));
         });
+        // Reference: what a naive native inspect (a whole `serde_json::Value` tree) costs.
+        group.bench_function("native serde_json::Value parse (reference)", |b| {
+            b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(&body)).unwrap()));
+        });
         group.finish();
     }
 

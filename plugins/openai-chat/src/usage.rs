@@ -9,8 +9,10 @@ use aether_plugin_sdk::types::{SseEvent, Usage, UsageReport};
 use aether_plugin_sdk::usage;
 use serde::Deserialize;
 
-/// Only the usage chunk and `[DONE]` matter.
-pub const MARKERS: &[&str] = &["\"usage\"", "[DONE]"];
+/// Only the usage chunk and `[DONE]` matter. Not `"usage"`: with `include_usage` every
+/// chunk carries `"usage":null`, and each would cost a plugin call; `"prompt_tokens"` only
+/// occurs inside a usage object.
+pub const MARKERS: &[&str] = &["\"prompt_tokens\"", "[DONE]"];
 
 #[derive(Deserialize)]
 struct Body {

@@ -74,7 +74,7 @@ impl Default for PluginsSection {
             memory_limit_mb: 128,
             watch_interval_ms: 1000,
             stream_shards: 4,
-            max_idle_instances: 16,
+            max_idle_instances: 4,
         }
     }
 }

@@ -74,7 +74,7 @@ impl Default for PluginSettings {
             limits: CallLimits {
                 timeout_ms: 100,
                 memory_bytes: 128 << 20,
-                max_idle: 16,
+                max_idle: 4,
                 stream_shards: 4,
             },
             watch: Watch::Poll(Duration::from_secs(1)),
