@@ -20,6 +20,8 @@ use pingora::protocols::http::ServerSession;
 use crate::downstream::{self, client_gone};
 use crate::error::GatewayError;
 use crate::format::WireFormat;
+use crate::plugin_host::Plugin;
+use crate::plugin_host::bindings::types::{ErrorClass as WitErrorClass, ErrorInfo};
 use crate::response_model::ModelRewrite;
 use crate::sse;
 use crate::telemetry::usage::UsageTap;
@@ -55,10 +57,26 @@ pub struct RelayParams<'a> {
     pub request_id: &'a str,
     /// The client's format (for a mid-stream error event).
     pub format: WireFormat,
+    /// The client format's plugin, which renders that event.
+    pub client_plugin: &'a Plugin,
     /// Puts the requested model name back, when it differs upstream.
     pub rewrite: Option<&'a ModelRewrite>,
     /// Whether an OpenAI usage-only chunk goes to the client.
     pub usage_chunk: UsageChunk,
+}
+
+/// The client's SSE error event, by its format's plugin; by the built-in plugin's code
+/// natively when the plugin cannot be called.
+fn stream_error_event(params: &RelayParams<'_>, message: &str) -> Vec<u8> {
+    let info = ErrorInfo {
+        class: WitErrorClass::Internal,
+        status: 502,
+        message: message.to_owned(),
+    };
+    params
+        .client_plugin
+        .stream_error_event(&info)
+        .unwrap_or_else(|_| params.format.stream_error_event(message))
 }
 
 /// What the relay observed, for the usage record.
@@ -234,7 +252,7 @@ async fn relay_stream(
             }
             Err(e) => {
                 let message = format!("upstream stream interrupted: {e}");
-                let event = params.format.stream_error_event(&message);
+                let event = stream_error_event(params, &message);
                 // Best effort: the client may be gone too.
                 let _ = session.write_response_body(Bytes::from(event), false).await;
                 return RelayEnd::UpstreamBroke(message);

@@ -223,10 +223,12 @@ impl Gateway {
         if response.streaming {
             accounting::first_byte(&self.telemetry, ctx, Instant::now());
         }
+        let client_plugin = self.plugins.get(ctx.format);
         let rewrite = ModelRewrite::new(candidate.upstream_model(&request.facts.model), &request.facts.model);
         let params = RelayParams {
             request_id: &ctx.id,
             format: ctx.format,
+            client_plugin: &client_plugin,
             rewrite: rewrite.as_ref(),
             usage_chunk: request.usage_chunk,
         };
