@@ -682,3 +682,52 @@ async fn a_gateway_stream_keeps_its_plugin_through_a_swap() {
     let resp = call(&client, "claude", "acme/mock-claude", false, &[]).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
 }
+
+#[test]
+fn a_trap_in_a_stream_loses_only_the_streams_of_its_shard() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("hostile.wasm"), artifact(test_artifacts::HOSTILE)).unwrap();
+    let mut settings = PluginSettings {
+        dir: Some(dir.0.clone()),
+        watch: Watch::Off,
+        ..PluginSettings::default()
+    };
+    settings.limits.stream_shards = 2;
+    let plugins = Plugins::load(settings).unwrap();
+    let p = plugins.get(WireFormat::Claude);
+    // Round-robin over two shards: a and c share one, b has the other.
+    let (a, b, c) = (
+        p.open_usage_tap().unwrap(),
+        p.open_usage_tap().unwrap(),
+        p.open_usage_tap().unwrap(),
+    );
+    let ok = SseEvent {
+        name: Some("message_start".into()),
+        data: r#"{"type":"message_start","message":{"usage":{"input_tokens":5}}}"#.into(),
+    };
+    let bomb = SseEvent {
+        name: Some("content_block_delta".into()),
+        data: "hostile-trap".into(),
+    };
+    for tap in [&a, &b, &c] {
+        tap.tap_push(std::slice::from_ref(&ok)).unwrap();
+    }
+    let err = a.tap_push(&[bomb]).unwrap_err();
+    assert_eq!(err.kind(), "plugin_trap", "{err}");
+    assert_eq!(
+        c.tap_report().unwrap_err().kind(),
+        "plugin_stream_lost",
+        "c shared a's shard"
+    );
+    assert_eq!(
+        b.tap_report().unwrap().usage.input,
+        5,
+        "the other shard's stream carries on"
+    );
+    // New streams land on both shards, the replaced one included.
+    for _ in 0..2 {
+        let fresh = p.open_usage_tap().unwrap();
+        fresh.tap_push(std::slice::from_ref(&ok)).unwrap();
+        assert_eq!(fresh.tap_report().unwrap().usage.input, 5);
+    }
+}
