@@ -59,6 +59,20 @@ pub fn parse(text: &str) -> Vec<SseEvent> {
     events
 }
 
+/// Which of `names` an event is: its `event:` name, or, for an event sent without one, the
+/// quoted `"type"` value among the first bytes of its data (formats put `type` first).
+pub fn event_type<'n>(event: &SseEvent, names: &[&'n str]) -> Option<&'n str> {
+    if let Some(name) = event.name.as_deref() {
+        return names.iter().copied().find(|n| *n == name);
+    }
+    let data = &event.data;
+    let head = data.get(..data.len().min(96)).unwrap_or(data);
+    names.iter().copied().find(|n| {
+        head.match_indices(n)
+            .any(|(i, _)| head[..i].ends_with('"') && head[i + n.len()..].starts_with('"'))
+    })
+}
+
 /// Whether an event's name or data holds one of `markers` (every event when there are none):
 /// the filter the host applies before it calls a usage tap.
 pub fn is_marked(markers: &[&str], event: &SseEvent) -> bool {
@@ -82,6 +96,26 @@ mod tests {
         assert_eq!(events[0].name.as_deref(), Some("message_stop"));
         assert_eq!(events[1].data, "a\nb");
         assert_eq!(events[2].data, "[DONE]");
+    }
+
+    #[test]
+    fn event_types_by_name_or_data() {
+        let names = ["message_start", "message_stop"];
+        let named = SseEvent {
+            name: Some("message_stop".into()),
+            data: "{}".into(),
+        };
+        assert_eq!(event_type(&named, &names), Some("message_stop"));
+        let unnamed = SseEvent {
+            name: None,
+            data: r#"{"type":"message_start","message":{}}"#.into(),
+        };
+        assert_eq!(event_type(&unnamed, &names), Some("message_start"));
+        let other = SseEvent {
+            name: Some("ping".into()),
+            data: r#"{"type":"message_start"}"#.into(),
+        };
+        assert_eq!(event_type(&other, &names), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `output_tokens` includes thinking.
 
 use aether_plugin_sdk::types::{SseEvent, UsageReport};
-use aether_plugin_sdk::usage;
+use aether_plugin_sdk::{sse, usage};
 use serde::Deserialize;
 
 /// Only these events can carry usage or end the stream.
@@ -51,34 +51,24 @@ pub fn from_body(body: &[u8]) -> UsageReport {
 
 /// Folds one stream event into the report.
 pub fn tap(event: &SseEvent, report: &mut UsageReport) {
-    match event.name.as_deref().unwrap_or_else(|| type_hint(&event.data)) {
-        "message_start" => {
+    match sse::event_type(event, MARKERS) {
+        Some("message_start") => {
             if let Ok(e) = serde_json::from_str::<MessageStart>(&event.data)
                 && let Some(u) = e.message.and_then(|m| m.usage)
             {
                 fold(&u, report);
             }
         }
-        "message_delta" => {
+        Some("message_delta") => {
             if let Ok(e) = serde_json::from_str::<Body>(&event.data)
                 && let Some(u) = e.usage
             {
                 fold(&u, report);
             }
         }
-        "message_stop" => report.completed = true,
+        Some("message_stop") => report.completed = true,
         _ => {}
     }
-}
-
-/// For data without an `event:` line: the `type` from its first bytes.
-fn type_hint(data: &str) -> &'static str {
-    let head = data.get(..data.len().min(64)).unwrap_or(data);
-    MARKERS
-        .iter()
-        .find(|m| head.contains(&format!("\"{m}\"")))
-        .copied()
-        .unwrap_or("")
 }
 
 /// Counts are cumulative: a later, partial report never lowers one.

@@ -6,7 +6,7 @@
 
 use aether_plugin_openai_chat::usage::{CachedDetails, ReasoningDetails, openai_usage};
 use aether_plugin_sdk::types::{SseEvent, UsageReport};
-use aether_plugin_sdk::usage;
+use aether_plugin_sdk::{sse, usage};
 use serde::Deserialize;
 
 /// The terminal events.
@@ -54,10 +54,9 @@ pub fn from_body(body: &[u8]) -> UsageReport {
 
 /// Folds one stream event into the report.
 pub fn tap(event: &SseEvent, report: &mut UsageReport) {
-    let kind = event.name.as_deref().unwrap_or_else(|| type_hint(&event.data));
-    if !MARKERS.contains(&kind) {
+    let Some(kind) = sse::event_type(event, MARKERS) else {
         return;
-    }
+    };
     if let Ok(e) = serde_json::from_str::<Event>(&event.data)
         && let Some(u) = e.response.and_then(|r| r.usage)
     {
@@ -66,14 +65,4 @@ pub fn tap(event: &SseEvent, report: &mut UsageReport) {
     if kind != "response.failed" {
         report.completed = true;
     }
-}
-
-/// For data without an `event:` line: the terminal type from its first bytes.
-fn type_hint(data: &str) -> &'static str {
-    let head = data.get(..data.len().min(80)).unwrap_or(data);
-    MARKERS
-        .iter()
-        .find(|m| head.contains(&format!("\"{m}\"")))
-        .copied()
-        .unwrap_or("")
 }
