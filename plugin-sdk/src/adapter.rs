@@ -40,6 +40,10 @@ impl<P: FormatPlugin> Guest for Export<P> {
         P::stream_error_event(&info)
     }
 
+    fn decode_error(status: u16, body: Vec<u8>) -> ErrorInfo {
+        P::decode_error(status, &body)
+    }
+
     fn decode_request(head: RequestHead, body: Vec<u8>) -> Result<ChatRequest, PluginError> {
         P::decode_request(&head, &body)
     }

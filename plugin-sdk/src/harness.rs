@@ -31,7 +31,9 @@ use serde_json::Value;
 
 use crate::adapter::Tap;
 use crate::bindings::exports::aether::plugin::format::GuestUsageTap;
-use crate::types::{ErrorInfo, Header, HttpRequest, RequestHead, TestCase, TestCheck};
+use crate::types::{
+    EncodedRequest, ErrorCase, ErrorInfo, Header, HttpRequest, PluginError, RequestHead, StreamCase, TestCase, TestCheck,
+};
 use crate::{FormatPlugin, sse};
 
 /// One case as written in a fixture file.
@@ -47,7 +49,28 @@ struct Fixture {
     usage_stream: Option<String>,
     #[serde(default)]
     error_body: Option<ErrorInfo>,
+    #[serde(default)]
+    convert_request: Option<InspectFixture>,
+    #[serde(default)]
+    convert_response: Option<Value>,
+    #[serde(default)]
+    convert_stream: Option<String>,
+    /// The client's model name, for `convert_stream` (default `client-model`).
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    decode_error: Option<ErrorFixture>,
     expect: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorFixture {
+    status: u16,
+    #[serde(default)]
+    body: Option<Value>,
+    #[serde(default)]
+    body_text: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,25 +106,46 @@ pub fn cases_from_fixtures(json: &str) -> Vec<TestCase> {
     }
 }
 
+fn fixture_body(body: Option<Value>, text: Option<String>) -> Vec<u8> {
+    match (body, text) {
+        (_, Some(text)) => text.into_bytes(),
+        (Some(value), None) => value.to_string().into_bytes(),
+        (None, None) => Vec::new(),
+    }
+}
+
+fn http_request(i: InspectFixture) -> HttpRequest {
+    HttpRequest {
+        head: RequestHead {
+            method: i.method,
+            path: i.path,
+            query: i.query,
+            headers: i
+                .headers
+                .into_iter()
+                .map(|(name, value)| Header { name, value })
+                .collect(),
+        },
+        body: fixture_body(i.body, i.body_text),
+    }
+}
+
 fn case_from_fixture(f: Fixture) -> TestCase {
     let check = if let Some(i) = f.inspect {
-        let body = match (i.body, i.body_text) {
-            (_, Some(text)) => text.into_bytes(),
-            (Some(value), None) => value.to_string().into_bytes(),
-            (None, None) => Vec::new(),
-        };
-        TestCheck::Inspect(HttpRequest {
-            head: RequestHead {
-                method: i.method,
-                path: i.path,
-                query: i.query,
-                headers: i
-                    .headers
-                    .into_iter()
-                    .map(|(name, value)| Header { name, value })
-                    .collect(),
-            },
-            body,
+        TestCheck::Inspect(http_request(i))
+    } else if let Some(i) = f.convert_request {
+        TestCheck::ConvertRequest(http_request(i))
+    } else if let Some(body) = f.convert_response {
+        TestCheck::ConvertResponse(body.to_string().into_bytes())
+    } else if let Some(text) = f.convert_stream {
+        TestCheck::ConvertStream(StreamCase {
+            model: f.model.unwrap_or_else(|| "client-model".into()),
+            events: sse::parse(&text),
+        })
+    } else if let Some(e) = f.decode_error {
+        TestCheck::DecodeError(ErrorCase {
+            status: e.status,
+            body: fixture_body(e.body, e.body_text),
         })
     } else if let Some(body) = f.usage_body {
         TestCheck::UsageBody(body.to_string().into_bytes())
@@ -133,6 +177,43 @@ pub fn body_json(body: &[u8]) -> Value {
     serde_json::from_slice(body).unwrap_or_else(
         |e| serde_json::json!({ "body_is_not_json": e.to_string(), "body": String::from_utf8_lossy(body) }),
     )
+}
+
+/// An encoded request as `{"path", "headers", "body"}` (headers as an object, body as JSON).
+pub fn request_outcome(outcome: &Result<EncodedRequest, PluginError>) -> Value {
+    match outcome {
+        Ok(r) => serde_json::json!({
+            "path": r.path,
+            "headers": r.headers.iter().map(|h| (h.name.clone(), Value::String(h.value.clone()))).collect::<serde_json::Map<_, _>>(),
+            "body": body_json(&r.body),
+        }),
+        Err(error) => serde_json::json!({ "error": error }),
+    }
+}
+
+/// A response body as JSON, or `{"error": …}`.
+pub fn response_outcome(outcome: &Result<Vec<u8>, PluginError>) -> Value {
+    match outcome {
+        Ok(body) => body_json(body),
+        Err(error) => serde_json::json!({ "error": error }),
+    }
+}
+
+/// An encoded stream as a list of `{"event", "data"}` (data as JSON where it parses; the
+/// event name `null` when the format names none), or `{"error": …}`.
+pub fn stream_outcome(outcome: &Result<Vec<u8>, PluginError>) -> Value {
+    match outcome {
+        Ok(bytes) => Value::Array(
+            sse::parse(&String::from_utf8_lossy(bytes))
+                .into_iter()
+                .map(|e| {
+                    let data = serde_json::from_str(&e.data).unwrap_or(Value::String(e.data));
+                    serde_json::json!({ "event": e.name, "data": data })
+                })
+                .collect(),
+        ),
+        Err(error) => serde_json::json!({ "error": error }),
+    }
 }
 
 /// Whether `actual` matches `expected` (see the module docs for the rules).
@@ -174,9 +255,14 @@ pub fn check(case: &TestCase, actual: &Value) -> Result<(), CaseFailure> {
     }
 }
 
-/// Runs one case against the plugin's native code.
+/// Runs one case against the plugin's native code (conversion cases decode and encode
+/// with the same plugin).
 pub fn evaluate<P: FormatPlugin>(check: &TestCheck) -> Value {
     match check {
+        TestCheck::ConvertRequest(_) | TestCheck::ConvertResponse(_) | TestCheck::ConvertStream(_) => {
+            convert::<P, P>(check)
+        }
+        TestCheck::DecodeError(case) => outcome_json::<_, ()>(&Ok(P::decode_error(case.status, &case.body))),
         TestCheck::Inspect(request) => outcome_json(&P::inspect(&request.head, &request.body)),
         TestCheck::UsageBody(body) => outcome_json::<_, ()>(&Ok(P::usage_from_body(body))),
         TestCheck::UsageStream(events) => {
@@ -187,6 +273,42 @@ pub fn evaluate<P: FormatPlugin>(check: &TestCheck) -> Value {
         }
         TestCheck::ErrorBody(info) => body_json(&P::error_body(info)),
     }
+}
+
+/// Runs a conversion case natively: `D` decodes (the source format), `E` encodes (the
+/// target format). Other checks yield `null`.
+pub fn convert<D: FormatPlugin, E: FormatPlugin>(check: &TestCheck) -> Value {
+    match check {
+        TestCheck::ConvertRequest(r) => {
+            request_outcome(&D::decode_request(&r.head, &r.body).and_then(|ir| E::encode_request(&ir)))
+        }
+        TestCheck::ConvertResponse(body) => {
+            response_outcome(&D::decode_response(body).and_then(|ir| E::encode_response(&ir)))
+        }
+        TestCheck::ConvertStream(case) => stream_outcome(&convert_stream::<D, E>(case)),
+        _ => Value::Null,
+    }
+}
+
+/// A stream through a decoder and an encoder, exactly as the gateway drives them: each
+/// upstream event is decoded, the IR events it yields (if any) are encoded at once; at the
+/// end the decoder's and then the encoder's `finish`.
+fn convert_stream<D: FormatPlugin, E: FormatPlugin>(case: &StreamCase) -> Result<Vec<u8>, PluginError> {
+    let mut decoder = D::stream_decoder();
+    let mut encoder = E::stream_encoder(&case.model);
+    let mut out = Vec::new();
+    for event in &case.events {
+        let ir = decoder.push(event)?;
+        if !ir.is_empty() {
+            out.extend(encoder.push(&ir)?);
+        }
+    }
+    let ir = decoder.finish()?;
+    if !ir.is_empty() {
+        out.extend(encoder.push(&ir)?);
+    }
+    out.extend(encoder.finish()?);
+    Ok(out)
 }
 
 /// Runs the plugin's whole self-test natively; the failures, if any.

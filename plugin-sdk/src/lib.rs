@@ -32,6 +32,7 @@
 pub mod adapter;
 #[doc(hidden)]
 pub mod bindings;
+pub mod errors;
 pub mod harness;
 pub mod json;
 pub mod sse;
@@ -48,7 +49,7 @@ use types::{
 };
 
 /// The contract version this SDK implements (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// One wire format, as a plugin. Associated functions, no `self`: a plugin keeps per-stream
 /// state in its [`StreamDecode`] / [`StreamEncode`] objects and in the [`UsageReport`] its
@@ -87,6 +88,12 @@ pub trait FormatPlugin: 'static {
     /// [`FormatPlugin::error_body`].
     fn stream_error_event(error: &ErrorInfo) -> Vec<u8> {
         sse::frame(Some("error"), &Self::error_body(error))
+    }
+
+    /// An upstream error response of this format as error info. Default: the class from
+    /// the status and the message from common JSON shapes ([`errors::generic`]).
+    fn decode_error(status: u16, body: &[u8]) -> ErrorInfo {
+        errors::generic(status, body)
     }
 
     /// A client request of this format in the IR. Default: unsupported.

@@ -41,7 +41,12 @@ impl FormatPlugin for Claude {
     }
 
     fn self_test() -> Vec<TestCase> {
-        aether_plugin_sdk::harness::cases_from_fixtures(include_str!("../fixtures/self-test.json"))
+        let mut cases = aether_plugin_sdk::harness::cases_from_fixtures(include_str!("../fixtures/self-test.json"));
+        // The corpus's round trips through this plugin (a subset of the conformance corpus).
+        cases.extend(aether_plugin_sdk::harness::cases_from_fixtures(include_str!(
+            "../../../conformance/cases/claude--claude.json"
+        )));
+        cases
     }
 }
 
