@@ -77,9 +77,17 @@ pub fn load() -> Result<Vec<PairFile>, String> {
 /// Runs one case natively: decoded by the `from` plugin, encoded by the `to` plugin.
 /// `None` for an unknown format name.
 pub fn run_native(from: &str, to: &str, case: &TestCase) -> Option<Value> {
+    use aether_plugin_sdk::types::TestCheck;
+    // A check that is not a conversion (an upstream error read back, say) is the source
+    // plugin's alone.
+    let conversion = matches!(
+        case.check,
+        TestCheck::ConvertRequest(_) | TestCheck::ConvertResponse(_) | TestCheck::ConvertStream(_)
+    );
     macro_rules! to {
         ($d:ty) => {
             match to {
+                _ if !conversion => Some(harness::evaluate::<$d>(&case.check)),
                 "claude" => Some(harness::convert::<$d, Claude>(&case.check)),
                 "openai-chat" => Some(harness::convert::<$d, OpenaiChat>(&case.check)),
                 "openai-responses" => Some(harness::convert::<$d, OpenaiResponses>(&case.check)),

@@ -20,7 +20,12 @@ fn every_case_passes_natively() {
         }
     }
     assert!(total > 0, "the corpus is empty");
-    assert!(failures.is_empty(), "{} of {total} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

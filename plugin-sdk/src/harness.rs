@@ -32,7 +32,8 @@ use serde_json::Value;
 use crate::adapter::Tap;
 use crate::bindings::exports::aether::plugin::format::GuestUsageTap;
 use crate::types::{
-    EncodedRequest, ErrorCase, ErrorInfo, Header, HttpRequest, PluginError, RequestHead, StreamCase, TestCase, TestCheck,
+    EncodedRequest, ErrorCase, ErrorInfo, Header, HttpRequest, PluginError, RequestHead, StreamCase, TestCase,
+    TestCheck,
 };
 use crate::{FormatPlugin, sse};
 
@@ -180,39 +181,55 @@ pub fn body_json(body: &[u8]) -> Value {
 }
 
 /// An encoded request as `{"path", "headers", "body"}` (headers as an object, body as JSON).
-pub fn request_outcome(outcome: &Result<EncodedRequest, PluginError>) -> Value {
-    match outcome {
-        Ok(r) => serde_json::json!({
-            "path": r.path,
-            "headers": r.headers.iter().map(|h| (h.name.clone(), Value::String(h.value.clone()))).collect::<serde_json::Map<_, _>>(),
-            "body": body_json(&r.body),
-        }),
-        Err(error) => serde_json::json!({ "error": error }),
-    }
-}
-
-/// A response body as JSON, or `{"error": …}`.
-pub fn response_outcome(outcome: &Result<Vec<u8>, PluginError>) -> Value {
-    match outcome {
-        Ok(body) => body_json(body),
-        Err(error) => serde_json::json!({ "error": error }),
-    }
+pub fn request_json<'a>(path: &str, headers: impl IntoIterator<Item = (&'a str, &'a str)>, body: &[u8]) -> Value {
+    let headers: serde_json::Map<String, Value> = headers
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), Value::String(value.to_owned())))
+        .collect();
+    serde_json::json!({ "path": path, "headers": headers, "body": body_json(body) })
 }
 
 /// An encoded stream as a list of `{"event", "data"}` (data as JSON where it parses; the
-/// event name `null` when the format names none), or `{"error": …}`.
-pub fn stream_outcome(outcome: &Result<Vec<u8>, PluginError>) -> Value {
+/// event name `null` when the format names none).
+pub fn stream_json(bytes: &[u8]) -> Value {
+    Value::Array(
+        sse::parse(&String::from_utf8_lossy(bytes))
+            .into_iter()
+            .map(|e| {
+                let data = serde_json::from_str(&e.data).unwrap_or(Value::String(e.data));
+                serde_json::json!({ "event": e.name, "data": data })
+            })
+            .collect(),
+    )
+}
+
+/// A failed step as the JSON a case can expect: `{"error": <the plugin error>}`.
+pub fn error_json<E: Serialize>(error: &E) -> Value {
+    serde_json::json!({ "error": error })
+}
+
+fn request_outcome(outcome: &Result<EncodedRequest, PluginError>) -> Value {
     match outcome {
-        Ok(bytes) => Value::Array(
-            sse::parse(&String::from_utf8_lossy(bytes))
-                .into_iter()
-                .map(|e| {
-                    let data = serde_json::from_str(&e.data).unwrap_or(Value::String(e.data));
-                    serde_json::json!({ "event": e.name, "data": data })
-                })
-                .collect(),
+        Ok(r) => request_json(
+            &r.path,
+            r.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())),
+            &r.body,
         ),
-        Err(error) => serde_json::json!({ "error": error }),
+        Err(error) => error_json(error),
+    }
+}
+
+fn response_outcome(outcome: &Result<Vec<u8>, PluginError>) -> Value {
+    match outcome {
+        Ok(body) => body_json(body),
+        Err(error) => error_json(error),
+    }
+}
+
+fn stream_outcome(outcome: &Result<Vec<u8>, PluginError>) -> Value {
+    match outcome {
+        Ok(bytes) => stream_json(bytes),
+        Err(error) => error_json(error),
     }
 }
 

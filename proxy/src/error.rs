@@ -83,15 +83,12 @@ pub enum GatewayError {
         /// The last failure, client-safe.
         last: String,
     },
-    /// Providers serve the model, none in the client's format (conversion is not built yet).
-    #[error(
-        "model {model:?} is served only by providers of another wire format than {format}; cross-format conversion is not enabled"
-    )]
-    NoCompatibleUpstream {
-        /// The model.
-        model: String,
-        /// The client's format.
-        format: WireFormat,
+    /// Every candidate tried answered 429: the client sees a rate limit, in its own
+    /// format's shape, and may retry later.
+    #[error("rate limited: all {tried} upstream candidates answered HTTP 429")]
+    RateLimited {
+        /// How many candidates were tried.
+        tried: usize,
     },
     /// No candidate for the model has every capability the request needs.
     #[error("no provider key serving model {model:?} has the capabilities this request needs; missing: {missing}")]
@@ -109,9 +106,25 @@ pub enum GatewayError {
     /// The format plugin failed (trap, deadline, memory cap, unusable output).
     #[error("{0}")]
     Plugin(#[from] PluginError),
+    /// A conversion between the client's format and the upstream's failed on the gateway's
+    /// side (a plugin refused or failed to encode or decode).
+    #[error("format conversion failed: {0}")]
+    Conversion(String),
     /// An upstream response could not be relayed.
     #[error("upstream response could not be read: {0}")]
     UpstreamBroken(String),
+}
+
+impl From<crate::conversion::ConversionError> for GatewayError {
+    /// A request the client format's plugin refused is the client's fault (400); any other
+    /// conversion failure is the gateway's.
+    fn from(e: crate::conversion::ConversionError) -> Self {
+        if e.is_client_fault() {
+            GatewayError::InvalidRequest(e.to_string())
+        } else {
+            GatewayError::Conversion(e.to_string())
+        }
+    }
 }
 
 impl GatewayError {
@@ -129,10 +142,11 @@ impl GatewayError {
             | GatewayError::BodyRead(_)
             | GatewayError::MissingCapability { .. }
             | GatewayError::UnknownCapability(_) => ErrorClass::InvalidRequest,
-            GatewayError::NoHealthyUpstream { .. }
-            | GatewayError::AllFailed { .. }
-            | GatewayError::NoCompatibleUpstream { .. } => ErrorClass::Unavailable,
-            GatewayError::UpstreamBroken(_) | GatewayError::Plugin(_) => ErrorClass::Internal,
+            GatewayError::RateLimited { .. } => ErrorClass::RateLimited,
+            GatewayError::NoHealthyUpstream { .. } | GatewayError::AllFailed { .. } => ErrorClass::Unavailable,
+            GatewayError::UpstreamBroken(_) | GatewayError::Plugin(_) | GatewayError::Conversion(_) => {
+                ErrorClass::Internal
+            }
         }
     }
 
@@ -152,8 +166,9 @@ impl GatewayError {
             GatewayError::BodyRead(_) => "body_read",
             GatewayError::NoHealthyUpstream { .. } => "no_healthy_upstream",
             GatewayError::AllFailed { .. } => "all_failed",
-            GatewayError::NoCompatibleUpstream { .. } => "no_compatible_upstream",
+            GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::UpstreamBroken(_) => "upstream_broken",
+            GatewayError::Conversion(_) => "conversion",
             GatewayError::MissingCapability { .. } => "missing_capability",
             GatewayError::UnknownCapability(_) => "unknown_capability",
             GatewayError::Plugin(e) => e.kind(),
@@ -179,7 +194,7 @@ impl GatewayError {
     /// Whose fault it was.
     pub fn fault(&self) -> Fault {
         match self.class() {
-            ErrorClass::Unavailable | ErrorClass::Timeout => Fault::Upstream,
+            ErrorClass::Unavailable | ErrorClass::Timeout | ErrorClass::RateLimited => Fault::Upstream,
             ErrorClass::Internal => Fault::Gateway,
             _ => Fault::Client,
         }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use crate::circuit::Outcome;
 use crate::config::compile::RuntimeConfig;
-use crate::error::GatewayError;
+use crate::error::{Fault, GatewayError};
 use crate::router::{Candidate, Plan};
 use crate::upstream::{Exchange, FailureKind, UpstreamResponse, Upstreams, Verdict};
 
@@ -46,12 +46,32 @@ pub struct Outgoing<'a> {
     pub requested_model: &'a str,
     /// The client's headers.
     pub client_headers: &'a http::HeaderMap,
-    /// Builds the upstream body for a candidate's upstream model.
-    pub body_for: &'a (dyn Fn(&str) -> Bytes + Sync),
-    /// Builds the upstream path (and query) for a candidate.
-    pub path_for: &'a (dyn Fn(&Candidate, &str) -> String + Sync),
+    /// Builds what goes to a candidate, given its upstream model: the client's body (model
+    /// swapped) for a same-format candidate, a converted one for another format.
+    pub prepare: &'a (dyn Fn(&Candidate, &str) -> Result<Prepared, GatewayError> + Sync),
     /// Whether the client asked for a stream.
     pub stream: bool,
+}
+
+/// What one candidate is sent.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Path and query.
+    pub path: String,
+    /// The body.
+    pub body: Bytes,
+    /// Which headers go with it.
+    pub headers: HeaderSource,
+}
+
+/// Which request headers an exchange forwards (through the header policy either way).
+#[derive(Debug)]
+pub enum HeaderSource {
+    /// The client's: same format, same meaning.
+    Client,
+    /// The upstream plugin's: a converted request carries none of the client's
+    /// format-specific headers.
+    Converted(http::HeaderMap),
 }
 
 /// Tries the plan's candidates in order.
@@ -66,12 +86,33 @@ pub async fn run(
     for candidate in &plan.candidates {
         let upstream_model = candidate.upstream_model(out.requested_model);
         let started = Instant::now();
+        let prepared = match (out.prepare)(candidate, upstream_model) {
+            Ok(p) => p,
+            Err(e) if e.fault() == Fault::Client => return Err(e),
+            Err(e) => {
+                // Nothing was sent, and the key is not at fault: no breaker record.
+                tracing::warn!(provider = %candidate.route.provider.name, "cannot convert the request, trying next candidate: {e}");
+                last = e.to_string();
+                attempts.push(AttemptRecord {
+                    provider: candidate.route.provider.name.clone(),
+                    key: candidate.route.key.name.clone(),
+                    upstream_model: upstream_model.to_owned(),
+                    outcome: AttemptOutcome::Failed(FailureKind::Conversion),
+                    latency: started.elapsed(),
+                });
+                continue;
+            }
+        };
+        let client_headers = match &prepared.headers {
+            HeaderSource::Client => out.client_headers,
+            HeaderSource::Converted(headers) => headers,
+        };
         let exchange = Exchange {
             provider: &candidate.route.provider,
             key: &candidate.route.key,
-            path: (out.path_for)(candidate, upstream_model),
-            client_headers: out.client_headers,
-            body: (out.body_for)(upstream_model),
+            path: prepared.path,
+            client_headers,
+            body: prepared.body,
             stream: out.stream,
         };
         let verdict = upstreams.attempt(exchange).await;
@@ -96,8 +137,16 @@ pub async fn run(
             }
         }
     }
-    Err(GatewayError::AllFailed {
-        tried: plan.candidates.len(),
-        last,
+    let rate_limited = !attempts.is_empty()
+        && attempts
+            .iter()
+            .all(|a| a.outcome == AttemptOutcome::Failed(FailureKind::Status(429)));
+    Err(if rate_limited {
+        GatewayError::RateLimited { tried: attempts.len() }
+    } else {
+        GatewayError::AllFailed {
+            tried: plan.candidates.len(),
+            last,
+        }
     })
 }

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod capability;
 pub mod circuit;
 pub mod config;
+pub mod conversion;
 pub mod count_tokens;
 pub mod downstream;
 pub mod error;

@@ -9,7 +9,7 @@
 //! it for a complete answer. Non-streamed bodies are read whole (bounded), then written
 //! with their length.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -17,6 +17,8 @@ use memchr::memmem::Finder;
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::ServerSession;
 
+use crate::conversion::stream::StreamConverter;
+use crate::conversion::{self, ConversionError};
 use crate::downstream::{self, client_gone};
 use crate::error::GatewayError;
 use crate::format::WireFormat;
@@ -58,25 +60,40 @@ pub struct RelayParams<'a> {
     /// The client's format (for a mid-stream error event).
     pub format: WireFormat,
     /// The client format's plugin, which renders that event.
-    pub client_plugin: &'a Plugin,
+    pub client_plugin: &'a Arc<Plugin>,
     /// Puts the requested model name back, when it differs upstream.
     pub rewrite: Option<&'a ModelRewrite>,
     /// Whether an OpenAI usage-only chunk goes to the client.
     pub usage_chunk: UsageChunk,
+    /// Set when the upstream speaks another format than the client.
+    pub conversion: Option<ResponseConversion<'a>>,
+}
+
+/// What converting an answer for the client needs besides the client's plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseConversion<'a> {
+    /// The upstream format's plugin, which decodes the answer.
+    pub upstream: &'a Arc<Plugin>,
+    /// The model as the client named it, which the converted answer reports.
+    pub client_model: &'a str,
 }
 
 /// The client's SSE error event, by its format's plugin; by the built-in plugin's code
 /// natively when the plugin cannot be called.
 fn stream_error_event(params: &RelayParams<'_>, message: &str) -> Vec<u8> {
-    let info = ErrorInfo {
+    params
+        .client_plugin
+        .stream_error_event(&broken(message))
+        .unwrap_or_else(|_| params.format.stream_error_event(message))
+}
+
+/// A stream that broke, as error info.
+fn broken(message: &str) -> ErrorInfo {
+    ErrorInfo {
         class: WitErrorClass::Internal,
         status: 502,
         message: message.to_owned(),
-    };
-    params
-        .client_plugin
-        .stream_error_event(&info)
-        .unwrap_or_else(|_| params.format.stream_error_event(message))
+    }
 }
 
 /// What the relay observed, for the usage record.
@@ -120,7 +137,7 @@ pub async fn relay(
     report: &mut RelayReport,
 ) -> Result<RelayEnd, GatewayError> {
     let end = if response.streaming {
-        relay_stream(session, &mut response, &params, report).await
+        relay_stream(session, &mut response, &params, report).await?
     } else {
         relay_buffered(session, &mut response, &params, report).await?
     };
@@ -188,11 +205,26 @@ async fn relay_buffered(
         .read_to_end(MAX_BUFFERED_RESPONSE)
         .await
         .map_err(|e| GatewayError::UpstreamBroken(e.to_string()))?;
-    if response.header.status.is_success() {
+    let status = response.header.status;
+    if status.is_success() {
         report.tap.body(&body);
     }
     report.sample.offer(&body);
-    let body = rewritten(body, params.rewrite);
+    let body = match &params.conversion {
+        None => rewritten(body, params.rewrite),
+        Some(c) if status.is_success() => Bytes::from(conversion::response::success(
+            c.upstream,
+            params.client_plugin,
+            c.client_model,
+            &body,
+        )?),
+        Some(c) => Bytes::from(conversion::response::error(
+            c.upstream,
+            params.client_plugin,
+            status.as_u16(),
+            &body,
+        )?),
+    };
     let mut header = downstream_header(&response.header, params.request_id)?;
     header
         .insert_header(http::header::CONTENT_LENGTH, body.len().to_string())
@@ -211,53 +243,130 @@ async fn relay_stream(
     response: &mut UpstreamResponse,
     params: &RelayParams<'_>,
     report: &mut RelayReport,
-) -> RelayEnd {
+) -> Result<RelayEnd, GatewayError> {
     let Ok(mut header) = downstream_header(&response.header, params.request_id) else {
-        return RelayEnd::UpstreamBroke("invalid upstream response header".into());
+        return Ok(RelayEnd::UpstreamBroke("invalid upstream response header".into()));
     };
     if !session.is_http2()
         && header
             .insert_header(http::header::TRANSFER_ENCODING, "chunked")
             .is_err()
     {
-        return RelayEnd::UpstreamBroke("cannot frame the response".into());
+        return Ok(RelayEnd::UpstreamBroke("cannot frame the response".into()));
     }
+    // A converter that cannot open, or a first block that cannot be converted, fails
+    // before anything was written: the client gets an HTTP error.
+    let mut converter = match params.conversion {
+        None => None,
+        Some(c) => Some(StreamConverter::open(c.upstream, params.client_plugin, c.client_model)?),
+    };
+    let mut path = RelayPath {
+        params,
+        converter: converter.as_mut(),
+    };
+    let head = path.pass(std::mem::take(&mut response.head), &mut report.tap)?;
     report.first_byte_at = Some(Instant::now());
     if session.write_response_header(Box::new(header)).await.is_err() {
-        return RelayEnd::ClientGone;
+        return Ok(RelayEnd::ClientGone);
     }
-    let head = pass_events(std::mem::take(&mut response.head), params, &mut report.tap);
     report.sample.offer(&head);
     if session.write_response_body(head, false).await.is_err() {
-        return RelayEnd::ClientGone;
+        return Ok(RelayEnd::ClientGone);
     }
     loop {
         let read = tokio::select! {
             read = response.read_body() => read,
-            () = client_gone(session) => return RelayEnd::ClientGone,
+            () = client_gone(session) => return Ok(RelayEnd::ClientGone),
         };
-        match read {
-            Ok(Some(chunk)) => {
-                let events = pass_events(response.framer.push(chunk), params, &mut report.tap);
-                if !events.is_empty() && session.write_response_body(events, false).await.is_err() {
-                    return RelayEnd::ClientGone;
+        let (bytes, end) = match read {
+            Ok(Some(chunk)) => match path.pass(response.framer.push(chunk), &mut report.tap) {
+                Ok(events) => (events, None),
+                Err(e) => path.break_off(&e.to_string()),
+            },
+            Ok(None) => match path.end(response.framer.remainder(), &mut report.tap) {
+                Ok(tail) => (tail, Some(RelayEnd::Complete)),
+                Err(e) => path.break_off(&e.to_string()),
+            },
+            Err(e) => path.break_off(&format!("upstream stream interrupted: {e}")),
+        };
+        match end {
+            None => {
+                if !bytes.is_empty() && session.write_response_body(bytes, false).await.is_err() {
+                    return Ok(RelayEnd::ClientGone);
                 }
             }
-            Ok(None) => {
-                let tail = Bytes::copy_from_slice(response.framer.remainder());
-                if session.write_response_body(tail, true).await.is_err() {
-                    return RelayEnd::ClientGone;
+            Some(RelayEnd::Complete) => {
+                if session.write_response_body(bytes, true).await.is_err() {
+                    return Ok(RelayEnd::ClientGone);
                 }
-                return RelayEnd::Complete;
+                return Ok(RelayEnd::Complete);
             }
-            Err(e) => {
-                let message = format!("upstream stream interrupted: {e}");
-                let event = stream_error_event(params, &message);
-                // Best effort: the client may be gone too.
-                let _ = session.write_response_body(Bytes::from(event), false).await;
-                return RelayEnd::UpstreamBroke(message);
+            Some(broke) => {
+                // Best effort: the client may be gone too; the break is what is reported.
+                let _ = session.write_response_body(bytes, false).await;
+                return Ok(broke);
             }
         }
+    }
+}
+
+/// How a stream's bytes reach the client: tapped, then relayed as they are or converted.
+struct RelayPath<'p, 'a> {
+    params: &'p RelayParams<'a>,
+    converter: Option<&'p mut StreamConverter>,
+}
+
+impl RelayPath<'_, '_> {
+    /// A block of whole upstream events: tapped, then what goes to the client.
+    fn pass(&mut self, block: Bytes, tap: &mut UsageTap) -> Result<Bytes, ConversionError> {
+        match self.converter.as_deref_mut() {
+            None => Ok(pass_events(block, self.params, tap)),
+            Some(converter) => {
+                if block.is_empty() {
+                    return Ok(block);
+                }
+                tap.events(&block);
+                let out = Bytes::from(converter.push_block(&block)?);
+                Ok(match self.params.usage_chunk {
+                    UsageChunk::Relay => out,
+                    UsageChunk::Withhold => without_usage_chunks(out),
+                })
+            }
+        }
+    }
+
+    /// The upstream ended: an unterminated last event, and the converter's closing bytes.
+    fn end(&mut self, remainder: &[u8], tap: &mut UsageTap) -> Result<Bytes, ConversionError> {
+        match self.converter.as_deref_mut() {
+            None => Ok(Bytes::copy_from_slice(remainder)),
+            Some(converter) => {
+                let mut out = if remainder.is_empty() {
+                    Vec::new()
+                } else {
+                    tap.events(remainder);
+                    converter.push_block(remainder)?
+                };
+                out.extend(converter.finish()?);
+                let out = Bytes::from(out);
+                Ok(match self.params.usage_chunk {
+                    UsageChunk::Relay => out,
+                    UsageChunk::Withhold => without_usage_chunks(out),
+                })
+            }
+        }
+    }
+
+    /// The stream cannot go on: the client's error event (through the encoder, when
+    /// converting, so it fits the stream so far), and how the relay ended.
+    fn break_off(&mut self, message: &str) -> (Bytes, Option<RelayEnd>) {
+        let end = Some(RelayEnd::UpstreamBroke(message.to_owned()));
+        let event = match self.converter.as_deref_mut() {
+            Some(converter) => converter
+                .fail(broken(message))
+                .unwrap_or_else(|_| stream_error_event(self.params, message)),
+            None => stream_error_event(self.params, message),
+        };
+        (Bytes::from(event), end)
     }
 }
 

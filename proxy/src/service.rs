@@ -18,18 +18,21 @@ use pingora::server::ShutdownWatch;
 
 use crate::accounting::{self, Lifecycle};
 use crate::capability;
+use crate::config::compile::PathSource;
 use crate::config::compile::{ClientKey, RuntimeConfig};
 use crate::config::reload::ConfigStore;
+use crate::conversion::Conversion;
+use crate::conversion::request::ClientRequest;
 use crate::downstream::{self, client_gone};
 use crate::error::GatewayError;
-use crate::failover::{self, AttemptRecord, Outgoing};
+use crate::failover::{self, AttemptRecord, HeaderSource, Outgoing, Prepared};
 use crate::format::ErrorClass;
 use crate::format::WireFormat;
 use crate::ingress::{self, Endpoint, GeminiAction, GeminiTarget};
 use crate::inspect::{self, RequestFacts};
 use crate::plugin_host::Plugins;
 use crate::plugin_host::bindings::types::{ErrorInfo, Header, RequestHead};
-use crate::relay::{self, BodySample, RelayEnd, RelayParams, RelayReport, UsageChunk};
+use crate::relay::{self, BodySample, RelayEnd, RelayParams, RelayReport, ResponseConversion, UsageChunk};
 use crate::response_model::ModelRewrite;
 use crate::router::{self, Candidate};
 use crate::telemetry::Telemetry;
@@ -122,7 +125,6 @@ impl Gateway {
         if purpose == Purpose::CountTokens && !answered_upstream {
             return Ok(self.count_tokens_locally(s, ctx, &request).await);
         }
-        let plan = same_format_only(plan, &request)?;
         self.proxy(s, ctx, &request, &plan).await
     }
 
@@ -157,7 +159,8 @@ impl Gateway {
             ctx.request_body = Some(body.clone());
         }
         let head = plugin_head(s.req_header());
-        let inspection = self.plugins.get(format).inspect(&head, &body)?;
+        let plugin = self.plugins.get(format);
+        let inspection = plugin.inspect(&head, &body)?;
         let mut facts = inspect::facts(inspection, &body)?;
         let header = &s.req_header().headers;
         let demanded = header
@@ -180,6 +183,7 @@ impl Gateway {
             _ => UsageChunk::Relay,
         };
         Ok(Inspected {
+            client: ClientRequest::new(plugin, head, body.clone()),
             body,
             facts,
             format,
@@ -198,14 +202,12 @@ impl Gateway {
         request: &Inspected,
         plan: &router::Plan,
     ) -> Result<Reuse, GatewayError> {
-        let body_for = |upstream_model: &str| request.upstream_body(upstream_model);
-        let path_for = |c: &Candidate, upstream_model: &str| request.upstream_path(c, upstream_model);
+        let prepare = |c: &Candidate, upstream_model: &str| self.prepare(request, c, upstream_model);
         let client_headers = s.req_header().headers.clone();
         let out = Outgoing {
             requested_model: &request.facts.model,
             client_headers: &client_headers,
-            body_for: &body_for,
-            path_for: &path_for,
+            prepare: &prepare,
             stream: request.facts.stream,
         };
         let config = ctx.config.clone();
@@ -219,21 +221,36 @@ impl Gateway {
             }
         };
         ctx.status = Some(response.header.status.as_u16());
-        ctx.upstream_format = Some(candidate.route.provider.format);
+        let upstream_format = candidate.route.provider.format;
+        ctx.upstream_format = Some(upstream_format);
         if response.streaming {
             accounting::first_byte(&self.telemetry, ctx, Instant::now());
         }
         let client_plugin = self.plugins.get(ctx.format);
-        let rewrite = ModelRewrite::new(candidate.upstream_model(&request.facts.model), &request.facts.model);
+        let upstream_plugin = self.plugins.get(upstream_format);
+        let (rewrite, conversion) = match Conversion::between(ctx.format, upstream_format) {
+            Conversion::PassThrough => (
+                ModelRewrite::new(candidate.upstream_model(&request.facts.model), &request.facts.model),
+                None,
+            ),
+            Conversion::Convert => (
+                None,
+                Some(ResponseConversion {
+                    upstream: &upstream_plugin,
+                    client_model: &request.facts.model,
+                }),
+            ),
+        };
         let params = RelayParams {
             request_id: &ctx.id,
             format: ctx.format,
             client_plugin: &client_plugin,
             rewrite: rewrite.as_ref(),
             usage_chunk: request.usage_chunk,
+            conversion,
         };
         let report = ctx.report.insert(RelayReport {
-            tap: UsageTap::new(self.plugins.get(candidate.route.provider.format)),
+            tap: UsageTap::new(upstream_plugin.clone()),
             first_byte_at: None,
             sample: if self.telemetry.stores_bodies() {
                 BodySample::Keep(Bytes::new())
@@ -249,6 +266,33 @@ impl Gateway {
         };
         ctx.end = Some(end);
         Ok(reuse)
+    }
+
+    /// What one candidate is sent: the client's own request for a candidate of its format,
+    /// a converted one otherwise.
+    fn prepare(&self, request: &Inspected, c: &Candidate, upstream_model: &str) -> Result<Prepared, GatewayError> {
+        let provider = &c.route.provider;
+        match Conversion::between(request.format, provider.format) {
+            Conversion::PassThrough => Ok(Prepared {
+                path: request.upstream_path(c, upstream_model),
+                body: request.upstream_body(upstream_model),
+                headers: HeaderSource::Client,
+            }),
+            Conversion::Convert => {
+                let encoded = request
+                    .client
+                    .encode(&self.plugins.get(provider.format), upstream_model)?;
+                let path = match provider.path_source {
+                    PathSource::FormatDefault => provider.url.join(&encoded.path),
+                    PathSource::Configured => request.configured_path(c, upstream_model),
+                };
+                Ok(Prepared {
+                    path,
+                    body: encoded.body,
+                    headers: HeaderSource::Converted(encoded.headers),
+                })
+            }
+        }
     }
 
     /// Token counting when no upstream of the client's format would serve the model: a
@@ -376,6 +420,8 @@ enum ClaudeBeta {
 /// A request past ingress and inspection: everything the upstream phases need.
 #[derive(Debug)]
 struct Inspected {
+    /// The request as the conversion plugins see it (decoded only if a candidate needs it).
+    client: ClientRequest,
     body: Bytes,
     facts: RequestFacts,
     format: WireFormat,
@@ -398,6 +444,25 @@ impl Inspected {
             UsageChunk::Withhold => inspect::with_stream_usage(&body),
             UsageChunk::Relay => body,
         }
+    }
+
+    /// A configured path for a converted request: the template, with the action the
+    /// request's stream flag implies.
+    fn configured_path(&self, c: &Candidate, upstream_model: &str) -> String {
+        let provider = &c.route.provider;
+        let action = if self.facts.stream {
+            GeminiAction::StreamGenerate
+        } else {
+            GeminiAction::Generate
+        };
+        let mut path = provider
+            .path_template
+            .replace("{model}", upstream_model)
+            .replace("{action}", action.as_str());
+        if provider.format == WireFormat::Gemini && action == GeminiAction::StreamGenerate {
+            path.push_str("?alt=sse");
+        }
+        path
     }
 
     /// The upstream path and query for a candidate.
@@ -470,25 +535,12 @@ fn route(ctx: &RequestCtx, request: &Inspected, key_hash: &[u8; 32]) -> Result<r
             missing: plan.missing,
         });
     }
-    Ok(plan)
-}
-
-/// Keeps the candidates in the client's own format (until the conversion plugins land).
-fn same_format_only(mut plan: router::Plan, request: &Inspected) -> Result<router::Plan, GatewayError> {
-    let before = plan.candidates.len();
-    plan.candidates.retain(|c| c.route.provider.format == request.format);
-    if !plan.candidates.is_empty() {
-        return Ok(plan);
+    if plan.candidates.is_empty() && plan.skipped_open > 0 {
+        return Err(GatewayError::NoHealthyUpstream {
+            model: requested.clone(),
+        });
     }
-    let model = request.facts.model.clone();
-    Err(if before == 0 && plan.skipped_open > 0 {
-        GatewayError::NoHealthyUpstream { model }
-    } else {
-        GatewayError::NoCompatibleUpstream {
-            model,
-            format: request.format,
-        }
-    })
+    Ok(plan)
 }
 
 #[async_trait]

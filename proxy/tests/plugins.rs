@@ -100,20 +100,23 @@ fn built_in_plugins_answer_every_export_through_the_host() {
         let body: serde_json::Value = serde_json::from_slice(&p.error_body(&info).unwrap()).unwrap();
         assert!(body.to_string().contains("slow"), "{format}: {body}");
         assert!(p.stream_error_event(&info).unwrap().ends_with(b"\n\n"));
-        // Conversion is the next issue's: the built-ins say so in the contract's own terms.
-        assert!(matches!(
-            p.decode_response(b"{}").unwrap(),
-            Err(types::PluginError::Unsupported(_))
-        ));
+        // Every conversion export is implemented (the conformance corpus checks what they
+        // give): malformed input is refused as invalid, never as unsupported.
+        assert!(
+            matches!(
+                p.decode_response(b"not json").unwrap(),
+                Err(types::PluginError::InvalidRequest(_))
+            ),
+            "{format}"
+        );
+        let upstream_error = p.decode_error(429, b"{}").unwrap();
+        assert_eq!(
+            (upstream_error.class, upstream_error.status),
+            (ErrorClass::RateLimited, 429),
+            "{format}"
+        );
         let decoder = p.open_stream_decoder().unwrap();
-        let event = SseEvent {
-            name: None,
-            data: "{}".into(),
-        };
-        assert!(matches!(
-            decoder.decode_push(&event).unwrap(),
-            Err(types::PluginError::Unsupported(_))
-        ));
+        assert!(decoder.decode_finish().unwrap().is_ok(), "{format}");
     }
     // Native fallback and Wasm give the same error body.
     let info = ErrorInfo {

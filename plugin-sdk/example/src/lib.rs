@@ -6,8 +6,11 @@
 //! Claude plugin (see the SDK README). The gateway's tests load it exactly that way.
 
 use aether_plugin_claude::Claude;
-use aether_plugin_sdk::FormatPlugin;
-use aether_plugin_sdk::types::{ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase, UsageReport};
+use aether_plugin_sdk::types::{
+    ChatRequest, ChatResponse, EncodedRequest, ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase,
+    UsageReport,
+};
+use aether_plugin_sdk::{FormatPlugin, StreamDecode, StreamEncode};
 
 /// The Claude format with namespaced model names.
 pub struct ModelNamespace;
@@ -41,6 +44,40 @@ impl FormatPlugin for ModelNamespace {
     }
 
     /// The Claude corpus plus this plugin's own cases.
+    fn decode_error(status: u16, body: &[u8]) -> ErrorInfo {
+        Claude::decode_error(status, body)
+    }
+
+    fn decode_request(head: &RequestHead, body: &[u8]) -> Result<ChatRequest, PluginError> {
+        let mut request = Claude::decode_request(head, body)?;
+        if let Some((_namespace, name)) = request.model.split_once('/')
+            && !name.is_empty()
+        {
+            request.model = name.to_owned();
+        }
+        Ok(request)
+    }
+
+    fn encode_request(request: &ChatRequest) -> Result<EncodedRequest, PluginError> {
+        Claude::encode_request(request)
+    }
+
+    fn decode_response(body: &[u8]) -> Result<ChatResponse, PluginError> {
+        Claude::decode_response(body)
+    }
+
+    fn encode_response(response: &ChatResponse) -> Result<Vec<u8>, PluginError> {
+        Claude::encode_response(response)
+    }
+
+    fn stream_decoder() -> Box<dyn StreamDecode> {
+        Claude::stream_decoder()
+    }
+
+    fn stream_encoder(model: &str) -> Box<dyn StreamEncode> {
+        Claude::stream_encoder(model)
+    }
+
     fn self_test() -> Vec<TestCase> {
         let mut cases = Claude::self_test();
         cases.extend(aether_plugin_sdk::harness::cases_from_fixtures(include_str!(

@@ -4,17 +4,30 @@
 //!   thinking, structured output, the 1M context beta, 1-hour cache writes).
 //! - [`usage`]: tokens from a body and from `message_start` / `message_delta` events, with
 //!   cache writes split into 5-minute and 1-hour buckets.
-//! - [`error`]: Anthropic's error body and stream `error` event.
+//! - [`error`]: Anthropic's error body and stream `error` event, and upstream errors read
+//!   back into the IR.
+//! - Conversion through the IR (conventions in the SDK's `IR.md`): [`request`] (a client's
+//!   request decoded, an upstream's encoded), [`response`] (whole responses both ways),
+//!   [`stream`] (an upstream's events decoded, a client's encoded, one event at a time), on
+//!   top of [`content`] (content blocks both ways) and [`stop_reason`].
 //!
-//! Decoding to and encoding from the IR is the conversion issue's work; until then those
-//! exports answer `unsupported` (the SDK's default).
+//! The README lists what is mapped, approximated and dropped in each direction.
 
+pub mod base64;
+pub mod content;
 pub mod error;
 pub mod inspect;
+pub mod request;
+pub mod response;
+pub mod stop_reason;
+pub mod stream;
 pub mod usage;
 
-use aether_plugin_sdk::FormatPlugin;
-use aether_plugin_sdk::types::{ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase, UsageReport};
+use aether_plugin_sdk::types::{
+    ChatRequest, ChatResponse, EncodedRequest, ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase,
+    UsageReport,
+};
+use aether_plugin_sdk::{FormatPlugin, StreamDecode, StreamEncode};
 
 /// The Claude (Anthropic Messages) format.
 pub struct Claude;
@@ -38,6 +51,34 @@ impl FormatPlugin for Claude {
 
     fn tap_event(event: &SseEvent, report: &mut UsageReport) {
         usage::tap(event, report);
+    }
+
+    fn decode_error(status: u16, body: &[u8]) -> ErrorInfo {
+        error::decode(status, body)
+    }
+
+    fn decode_request(head: &RequestHead, body: &[u8]) -> Result<ChatRequest, PluginError> {
+        request::decode::decode(head, body)
+    }
+
+    fn encode_request(request: &ChatRequest) -> Result<EncodedRequest, PluginError> {
+        request::encode::encode(request)
+    }
+
+    fn decode_response(body: &[u8]) -> Result<ChatResponse, PluginError> {
+        response::decode(body)
+    }
+
+    fn encode_response(response: &ChatResponse) -> Result<Vec<u8>, PluginError> {
+        response::encode(response)
+    }
+
+    fn stream_decoder() -> Box<dyn StreamDecode> {
+        Box::new(stream::decode::Decoder::new())
+    }
+
+    fn stream_encoder(model: &str) -> Box<dyn StreamEncode> {
+        Box::new(stream::encode::Encoder::new(model))
     }
 
     fn self_test() -> Vec<TestCase> {

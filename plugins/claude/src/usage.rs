@@ -1,13 +1,16 @@
 //! Tokens in Anthropic responses: the body's `usage`, or `message_start.message.usage` then
 //! `message_delta.usage` (cumulative) in a stream; `message_stop` ends it.
 //!
+//! The same bucket logic serves the usage taps and the conversion decoders ([`to_ir`],
+//! [`fold`]); [`Wire`] writes IR usage back in Anthropic's shape for the encoders.
+//!
 //! `cache_creation.ephemeral_5m/1h_input_tokens` split the cache writes; without the split
 //! all of `cache_creation_input_tokens` is 5-minute. `input_tokens` is already uncached and
 //! `output_tokens` includes thinking.
 
-use aether_plugin_sdk::types::{SseEvent, UsageReport};
+use aether_plugin_sdk::types::{SseEvent, Usage, UsageReport};
 use aether_plugin_sdk::{sse, usage};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Only these events can carry usage or end the stream.
 pub const MARKERS: &[&str] = &["message_start", "message_delta", "message_stop"];
@@ -22,8 +25,9 @@ struct MessageStart {
     message: Option<Body>,
 }
 
-#[derive(Deserialize)]
-struct ClaudeUsage {
+/// Anthropic's `usage` object as it arrives.
+#[derive(Deserialize, Debug, Default, Clone)]
+pub struct ClaudeUsage {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
     cache_creation_input_tokens: Option<u64>,
@@ -31,7 +35,7 @@ struct ClaudeUsage {
     cache_creation: Option<CacheCreation>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, Default, Clone)]
 struct CacheCreation {
     ephemeral_5m_input_tokens: Option<u64>,
     ephemeral_1h_input_tokens: Option<u64>,
@@ -71,8 +75,15 @@ pub fn tap(event: &SseEvent, report: &mut UsageReport) {
     }
 }
 
+/// One `usage` object in the IR's buckets.
+pub fn to_ir(u: &ClaudeUsage) -> Usage {
+    let mut report = usage::empty_report();
+    fold(u, &mut report);
+    report.usage
+}
+
 /// Counts are cumulative: a later, partial report never lowers one.
-fn fold(u: &ClaudeUsage, report: &mut UsageReport) {
+pub fn fold(u: &ClaudeUsage, report: &mut UsageReport) {
     report.saw_usage = true;
     let t = &mut report.usage;
     let mut seen = usage::zero();
@@ -100,4 +111,105 @@ fn fold(u: &ClaudeUsage, report: &mut UsageReport) {
         (None, _) => {}
     }
     usage::raise(t, &seen);
+}
+
+/// IR usage in Anthropic's shape: a body's `usage` and `message_start`'s, with the cache
+/// writes split by lifetime.
+#[derive(Serialize, Debug)]
+pub struct Wire {
+    input_tokens: u64,
+    cache_creation_input_tokens: u64,
+    cache_read_input_tokens: u64,
+    cache_creation: WireCacheCreation,
+    output_tokens: u64,
+}
+
+#[derive(Serialize, Debug)]
+struct WireCacheCreation {
+    ephemeral_5m_input_tokens: u64,
+    ephemeral_1h_input_tokens: u64,
+}
+
+impl Wire {
+    /// The buckets as Anthropic reports them (`input_tokens` is already the uncached part).
+    pub fn from_ir(u: &Usage) -> Wire {
+        Wire {
+            input_tokens: u.input,
+            cache_creation_input_tokens: u.cache_creation5m + u.cache_creation1h,
+            cache_read_input_tokens: u.cache_read,
+            cache_creation: WireCacheCreation {
+                ephemeral_5m_input_tokens: u.cache_creation5m,
+                ephemeral_1h_input_tokens: u.cache_creation1h,
+            },
+            output_tokens: u.output,
+        }
+    }
+}
+
+/// The final usage of a stream's `message_delta`: every input bucket as well as the output,
+/// so that input and cache counts reported only at the end (OpenAI, Gemini) still arrive.
+#[derive(Serialize, Debug)]
+pub struct DeltaWire {
+    input_tokens: u64,
+    cache_creation_input_tokens: u64,
+    cache_read_input_tokens: u64,
+    output_tokens: u64,
+}
+
+impl DeltaWire {
+    /// The buckets of a final usage.
+    pub fn from_ir(u: &Usage) -> DeltaWire {
+        DeltaWire {
+            input_tokens: u.input,
+            cache_creation_input_tokens: u.cache_creation5m + u.cache_creation1h,
+            cache_read_input_tokens: u.cache_read,
+            output_tokens: u.output,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_ir_splits_cache_writes() {
+        let u: ClaudeUsage = serde_json::from_str(
+            r#"{"input_tokens":3,"output_tokens":9,"cache_read_input_tokens":40,"cache_creation_input_tokens":30,
+                "cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20}}"#,
+        )
+        .unwrap();
+        let ir = to_ir(&u);
+        assert_eq!(
+            (
+                ir.input,
+                ir.output,
+                ir.cache_read,
+                ir.cache_creation5m,
+                ir.cache_creation1h
+            ),
+            (3, 9, 40, 10, 20)
+        );
+        let u: ClaudeUsage = serde_json::from_str(r#"{"cache_creation_input_tokens":30}"#).unwrap();
+        assert_eq!(to_ir(&u).cache_creation5m, 30);
+    }
+
+    #[test]
+    fn wire_rebuilds_totals() {
+        let mut u = usage::zero();
+        u.input = 1;
+        u.cache_creation5m = 2;
+        u.cache_creation1h = 3;
+        u.cache_read = 4;
+        u.output = 5;
+        let w = serde_json::to_value(Wire::from_ir(&u)).unwrap();
+        assert_eq!(
+            w,
+            serde_json::json!({"input_tokens": 1, "cache_creation_input_tokens": 5, "cache_read_input_tokens": 4,
+                "cache_creation": {"ephemeral_5m_input_tokens": 2, "ephemeral_1h_input_tokens": 3}, "output_tokens": 5})
+        );
+        let d = serde_json::to_value(DeltaWire::from_ir(&u)).unwrap();
+        assert_eq!(d["cache_creation_input_tokens"], 5);
+        assert_eq!(d["input_tokens"], 1);
+    }
 }

@@ -5,17 +5,33 @@
 //!   (tools, image parts, thinking config, JSON response schema).
 //! - [`usage`]: `usageMetadata` of a body, of each chunk of a JSON array or of each stream
 //!   event (cumulative), thoughts counted as output.
-//! - [`error`]: Google's error body.
+//! - [`error`]: Google's error body, and upstream error bodies read back into error info.
+//! - Conversion to and from the IR (`plugin-sdk/IR.md`): [`request`] (client requests in,
+//!   upstream requests out), [`response`] (whole answers), [`stream`] (SSE chunks, one event
+//!   at a time), built on the wire types in [`wire`] and the part mapping in [`parts`].
 //!
-//! Decoding to and encoding from the IR is the conversion issue's work; until then those
-//! exports answer `unsupported` (the SDK's default).
+//! What is mapped, approximated and dropped is listed in the crate's README.
 
 pub mod error;
+pub mod finish_reason;
+pub mod ids;
 pub mod inspect;
+pub mod media;
+pub mod parts;
+pub mod reasoning;
+pub mod request;
+pub mod response;
+pub mod schema;
+pub mod stream;
+pub mod tool_result;
 pub mod usage;
+pub mod wire;
 
-use aether_plugin_sdk::FormatPlugin;
-use aether_plugin_sdk::types::{ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase, UsageReport};
+use aether_plugin_sdk::types::{
+    ChatRequest, ChatResponse, EncodedRequest, ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase,
+    UsageReport,
+};
+use aether_plugin_sdk::{FormatPlugin, StreamDecode, StreamEncode};
 
 /// The Gemini format.
 pub struct Gemini;
@@ -44,6 +60,34 @@ impl FormatPlugin for Gemini {
 
     fn tap_event(event: &SseEvent, report: &mut UsageReport) {
         usage::tap(event, report);
+    }
+
+    fn decode_error(status: u16, body: &[u8]) -> ErrorInfo {
+        error::decode(status, body)
+    }
+
+    fn decode_request(head: &RequestHead, body: &[u8]) -> Result<ChatRequest, PluginError> {
+        request::decode::decode(head, body)
+    }
+
+    fn encode_request(request: &ChatRequest) -> Result<EncodedRequest, PluginError> {
+        request::encode::encode(request)
+    }
+
+    fn decode_response(body: &[u8]) -> Result<ChatResponse, PluginError> {
+        response::decode(body)
+    }
+
+    fn encode_response(response: &ChatResponse) -> Result<Vec<u8>, PluginError> {
+        response::encode(response)
+    }
+
+    fn stream_decoder() -> Box<dyn StreamDecode> {
+        Box::new(stream::decode::Decoder::default())
+    }
+
+    fn stream_encoder(model: &str) -> Box<dyn StreamEncode> {
+        Box::new(stream::encode::Encoder::new(model))
     }
 
     fn self_test() -> Vec<TestCase> {

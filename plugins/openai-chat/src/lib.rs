@@ -4,17 +4,29 @@
 //!   structured output).
 //! - [`usage`]: tokens from a body and from the stream's usage chunk
 //!   (`stream_options.include_usage`, which the gateway adds when the client did not).
-//! - [`error`]: OpenAI's error body, shared with the Responses plugin.
-//!
-//! Decoding to and encoding from the IR is the conversion issue's work; until then those
-//! exports answer `unsupported` (the SDK's default).
+//! - [`error`]: OpenAI's error body (shared with the Responses plugin), and an upstream's
+//!   error body read back into error info.
+//! - Conversion to and from the IR (see `plugin-sdk/IR.md` and this crate's README for what
+//!   is mapped, approximated and dropped): [`request`] (client requests decoded, upstream
+//!   requests encoded), [`response`] (whole answers both ways) and [`stream`] (chunk streams
+//!   both ways, one event at a time), on the shared [`wire`] shapes, [`media`] data URIs and
+//!   [`stop`] reasons.
 
 pub mod error;
 pub mod inspect;
+pub mod media;
+pub mod request;
+pub mod response;
+pub mod stop;
+pub mod stream;
 pub mod usage;
+pub mod wire;
 
-use aether_plugin_sdk::FormatPlugin;
-use aether_plugin_sdk::types::{ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase, UsageReport};
+use aether_plugin_sdk::types::{
+    ChatRequest, ChatResponse, EncodedRequest, ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase,
+    UsageReport,
+};
+use aether_plugin_sdk::{FormatPlugin, StreamDecode, StreamEncode};
 
 /// The OpenAI Chat Completions format.
 pub struct OpenaiChat;
@@ -43,6 +55,34 @@ impl FormatPlugin for OpenaiChat {
 
     fn tap_event(event: &SseEvent, report: &mut UsageReport) {
         usage::tap(event, report);
+    }
+
+    fn decode_error(status: u16, body: &[u8]) -> ErrorInfo {
+        error::decode(status, body)
+    }
+
+    fn decode_request(_head: &RequestHead, body: &[u8]) -> Result<ChatRequest, PluginError> {
+        request::decode::decode(body)
+    }
+
+    fn encode_request(request: &ChatRequest) -> Result<EncodedRequest, PluginError> {
+        request::encode::encode(request)
+    }
+
+    fn decode_response(body: &[u8]) -> Result<ChatResponse, PluginError> {
+        response::decode::decode(body)
+    }
+
+    fn encode_response(response: &ChatResponse) -> Result<Vec<u8>, PluginError> {
+        response::encode::encode(response)
+    }
+
+    fn stream_decoder() -> Box<dyn StreamDecode> {
+        Box::new(stream::decode::Decoder::default())
+    }
+
+    fn stream_encoder(model: &str) -> Box<dyn StreamEncode> {
+        Box::new(stream::encode::Encoder::new(model))
     }
 
     fn self_test() -> Vec<TestCase> {

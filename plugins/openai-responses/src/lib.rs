@@ -4,17 +4,36 @@
 //! - [`inspect`]: model, stream flag, capabilities (tools, image inputs, reasoning,
 //!   structured output).
 //! - [`usage`]: tokens from a body and from `response.completed` / `.incomplete` / `.failed`.
-//! - Errors: OpenAI's error body (the Chat plugin's), and the Responses stream `error` event.
+//! - [`error`]: OpenAI's error body (the Chat plugin's) read back into the IR, and the
+//!   Responses stream `error` event.
+//! - Conversion to and from the IR (see `plugin-sdk/IR.md` and this crate's README for what
+//!   is mapped, approximated and dropped): [`request`] (client requests in, upstream requests
+//!   out), [`response`] (whole bodies both ways), [`stream`] (SSE both ways, one event at a
+//!   time).
 //!
-//! Decoding to and encoding from the IR is the conversion issue's work; until then those
-//! exports answer `unsupported` (the SDK's default).
+//! The rest are the shapes and tables those share: [`wire`] (parsing), [`items`] (output
+//! items), [`media`], [`reasoning`] (effort ↔ budget), [`stop`] (status ↔ stop reason),
+//! [`ids`].
 
+pub mod error;
+pub mod ids;
 pub mod inspect;
+pub mod items;
+pub mod media;
+pub mod reasoning;
+pub mod request;
+pub mod response;
+pub mod stop;
+pub mod stream;
 pub mod usage;
+pub mod wire;
 
 use aether_plugin_openai_chat::error as openai_error;
-use aether_plugin_sdk::FormatPlugin;
-use aether_plugin_sdk::types::{ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase, UsageReport};
+use aether_plugin_sdk::types::{
+    ChatRequest, ChatResponse, EncodedRequest, ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, TestCase,
+    UsageReport,
+};
+use aether_plugin_sdk::{FormatPlugin, StreamDecode, StreamEncode};
 
 /// The OpenAI Responses format.
 pub struct OpenaiResponses;
@@ -35,11 +54,35 @@ impl FormatPlugin for OpenaiResponses {
     /// `event: error` with `{"type":"error","code","message","param"}`, as the Responses
     /// stream defines it.
     fn stream_error_event(error: &ErrorInfo) -> Vec<u8> {
-        let (kind, code) = openai_error::error_type(error.class);
-        let data = serde_json::json!({
-            "type": "error", "code": code.unwrap_or(kind), "message": error.message, "param": null,
-        });
-        aether_plugin_sdk::sse::frame(Some("error"), data.to_string().as_bytes())
+        error::stream_error_event(error)
+    }
+
+    fn decode_error(status: u16, body: &[u8]) -> ErrorInfo {
+        error::decode(status, body)
+    }
+
+    fn decode_request(head: &RequestHead, body: &[u8]) -> Result<ChatRequest, PluginError> {
+        request::decode::decode(head, body)
+    }
+
+    fn encode_request(request: &ChatRequest) -> Result<EncodedRequest, PluginError> {
+        request::encode::encode(request)
+    }
+
+    fn decode_response(body: &[u8]) -> Result<ChatResponse, PluginError> {
+        response::decode::decode(body)
+    }
+
+    fn encode_response(response: &ChatResponse) -> Result<Vec<u8>, PluginError> {
+        response::encode::encode(response)
+    }
+
+    fn stream_decoder() -> Box<dyn StreamDecode> {
+        Box::new(stream::decode::Decoder::new())
+    }
+
+    fn stream_encoder(model: &str) -> Box<dyn StreamEncode> {
+        Box::new(stream::encode::Encoder::new(model))
     }
 
     fn usage_from_body(body: &[u8]) -> UsageReport {

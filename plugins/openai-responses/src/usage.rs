@@ -3,11 +3,15 @@
 //! incomplete end the stream.
 //!
 //! input = `input_tokens − cached_tokens`; output = `output_tokens` (reasoning included).
+//!
+//! Encoding rebuilds the totals from the IR buckets (IR.md): `input_tokens` is input + cache
+//! read + cache writes (Responses has no cache-write count), `cached_tokens` the cache read.
 
 use aether_plugin_openai_chat::usage::{CachedDetails, ReasoningDetails, openai_usage};
-use aether_plugin_sdk::types::{SseEvent, UsageReport};
+use aether_plugin_sdk::types::{SseEvent, Usage, UsageReport};
 use aether_plugin_sdk::{sse, usage};
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 /// The terminal events.
 pub const MARKERS: &[&str] = &["response.completed", "response.incomplete", "response.failed"];
@@ -22,22 +26,50 @@ struct Event {
     response: Option<Body>,
 }
 
+/// A `usage` object as the Responses API writes it (bodies and terminal stream events).
 #[derive(Deserialize)]
-struct ResponsesUsage {
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    input_tokens_details: Option<CachedDetails>,
-    output_tokens_details: Option<ReasoningDetails>,
+pub struct ResponsesUsage {
+    /// Every input token, cached ones included.
+    pub input_tokens: Option<u64>,
+    /// Every output token, reasoning included.
+    pub output_tokens: Option<u64>,
+    /// The cached part of the input.
+    pub input_tokens_details: Option<CachedDetails>,
+    /// The reasoning part of the output.
+    pub output_tokens_details: Option<ReasoningDetails>,
+}
+
+impl ResponsesUsage {
+    /// The IR buckets (the same as the usage tap's).
+    pub fn to_ir(&self) -> Usage {
+        openai_usage(
+            self.input_tokens,
+            self.output_tokens,
+            self.input_tokens_details.as_ref(),
+            self.output_tokens_details.as_ref(),
+        )
+    }
+}
+
+/// The IR buckets as a Responses `usage` object.
+pub fn wire(u: &Usage) -> Value {
+    let input = u
+        .input
+        .saturating_add(u.cache_read)
+        .saturating_add(u.cache_creation5m)
+        .saturating_add(u.cache_creation1h);
+    json!({
+        "input_tokens": input,
+        "input_tokens_details": {"cached_tokens": u.cache_read},
+        "output_tokens": u.output,
+        "output_tokens_details": {"reasoning_tokens": u.reasoning},
+        "total_tokens": input.saturating_add(u.output),
+    })
 }
 
 fn fold(u: &ResponsesUsage, report: &mut UsageReport) {
     report.saw_usage = true;
-    report.usage = openai_usage(
-        u.input_tokens,
-        u.output_tokens,
-        u.input_tokens_details.as_ref(),
-        u.output_tokens_details.as_ref(),
-    );
+    report.usage = u.to_ir();
 }
 
 /// The usage of a whole response body.
@@ -64,5 +96,30 @@ pub fn tap(event: &SseEvent, report: &mut UsageReport) {
     }
     if kind != "response.failed" {
         report.completed = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_totals_and_back() {
+        let mut u = usage::zero();
+        u.input = 10;
+        u.cache_read = 100;
+        u.cache_creation5m = 20;
+        u.cache_creation1h = 5;
+        u.output = 50;
+        u.reasoning = 30;
+        let w = wire(&u);
+        assert_eq!(w["input_tokens"], 135);
+        assert_eq!(w["input_tokens_details"]["cached_tokens"], 100);
+        assert_eq!(w["output_tokens"], 50);
+        assert_eq!(w["output_tokens_details"]["reasoning_tokens"], 30);
+        assert_eq!(w["total_tokens"], 185);
+        let back: ResponsesUsage = serde_json::from_value(w).unwrap();
+        let ir = back.to_ir();
+        assert_eq!((ir.input, ir.cache_read, ir.output, ir.reasoning), (35, 100, 50, 30));
     }
 }

@@ -79,6 +79,16 @@ pub struct Timeouts {
     pub total: Duration,
 }
 
+/// Where a provider's upstream path comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathSource {
+    /// The format's standard path under the base URL. A converted request takes the path
+    /// its upstream plugin chose, under the same base URL.
+    FormatDefault,
+    /// The provider's `path` setting, used for every request, converted or not.
+    Configured,
+}
+
 /// A provider, ready to be connected to.
 #[derive(Debug)]
 pub struct Provider {
@@ -90,6 +100,8 @@ pub struct Provider {
     pub url: UpstreamUrl,
     /// Upstream path template.
     pub path_template: String,
+    /// Whether the path was configured or is the format's default.
+    pub path_source: PathSource,
     /// HTTP version policy.
     pub http: HttpVersionSetting,
     /// Timeouts.
@@ -295,6 +307,10 @@ fn compile_provider(i: usize, p: &ProviderSection, registry: &CircuitRegistry) -
         name: p.name.clone(),
         format: p.format,
         path_template: p.path.clone().unwrap_or_else(|| url.join(p.format.default_path())),
+        path_source: match p.path {
+            Some(_) => PathSource::Configured,
+            None => PathSource::FormatDefault,
+        },
         url,
         http: p.http,
         timeouts: Timeouts {

@@ -7,8 +7,11 @@ use aether_plugin_sdk::harness;
 use serde_json::Value;
 
 use super::bindings::types::{PluginIdentity, TestCase, TestCheck};
-use super::error::LoadError;
+use super::error::{LoadError, PluginError};
 use super::plugin::Plugin;
+use crate::conversion::ConversionError;
+use crate::conversion::request::ClientRequest;
+use crate::conversion::stream::StreamConverter;
 use crate::format::WireFormat;
 
 /// The contract version this host speaks.
@@ -89,5 +92,62 @@ fn evaluate(plugin: &Arc<Plugin>, case: &TestCase) -> Result<Value, LoadError> {
             harness::outcome_json::<_, ()>(&Ok(tap.tap_report()?))
         }
         TestCheck::ErrorBody(info) => harness::body_json(&plugin.error_body(info)?),
+        TestCheck::DecodeError(case) => {
+            harness::outcome_json::<_, ()>(&Ok(plugin.decode_error(case.status, &case.body)?))
+        }
+        TestCheck::ConvertRequest(_) | TestCheck::ConvertResponse(_) | TestCheck::ConvertStream(_) => {
+            convert(plugin, plugin, &case.check)?
+        }
+    })
+}
+
+/// A conversion case through two plugins' real exports, `from` decoding and `to` encoding,
+/// driven by the same code as the gateway's request path; the JSON the SDK's native
+/// [`harness::convert`] gives for the same case. Other checks yield `null`.
+pub fn convert(from: &Arc<Plugin>, to: &Arc<Plugin>, check: &TestCheck) -> Result<Value, PluginError> {
+    let refused = |e: ConversionError| match e {
+        ConversionError::Refused { refusal, .. } => Ok(harness::error_json(&refusal)),
+        ConversionError::Plugin { error, .. } => Err(error),
+    };
+    Ok(match check {
+        TestCheck::ConvertRequest(r) => {
+            let client = ClientRequest::new(from.clone(), r.head.clone(), r.body.clone().into());
+            let ir = match client.ir() {
+                Ok(ir) => ir.clone(),
+                Err(e) => return refused(e),
+            };
+            match to.encode_request(&ir)? {
+                Ok(e) => harness::request_json(
+                    &e.path,
+                    e.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())),
+                    &e.body,
+                ),
+                Err(refusal) => harness::error_json(&refusal),
+            }
+        }
+        TestCheck::ConvertResponse(body) => match from.decode_response(body)? {
+            Ok(ir) => match to.encode_response(&ir)? {
+                Ok(body) => harness::body_json(&body),
+                Err(refusal) => harness::error_json(&refusal),
+            },
+            Err(refusal) => harness::error_json(&refusal),
+        },
+        TestCheck::ConvertStream(case) => {
+            let run = || -> Result<Vec<u8>, ConversionError> {
+                let mut converter = StreamConverter::open(from, to, &case.model)?;
+                let mut out = Vec::new();
+                for event in &case.events {
+                    converter.push_event(event)?;
+                    out.extend(converter.flush()?);
+                }
+                out.extend(converter.finish()?);
+                Ok(out)
+            };
+            match run() {
+                Ok(bytes) => harness::stream_json(&bytes),
+                Err(e) => return refused(e),
+            }
+        }
+        _ => Value::Null,
     })
 }

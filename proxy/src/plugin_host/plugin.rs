@@ -344,6 +344,11 @@ impl Plugin {
         Ok(bytes)
     }
 
+    /// `decode-error`: an upstream error response of this format as error info.
+    pub fn decode_error(&self, status: u16, body: &[u8]) -> Result<ErrorInfo, PluginError> {
+        self.call(|g, s| g.call_decode_error(s, status, body))
+    }
+
     /// `decode-request`.
     pub fn decode_request(
         &self,

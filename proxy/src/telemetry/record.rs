@@ -247,6 +247,7 @@ impl From<&AttemptRecord> for AttemptTrace {
                 FailureKind::FirstByteTimeout => ("first_byte_timeout", None),
                 FailureKind::Status(s) => ("status", Some(*s)),
                 FailureKind::StreamError => ("stream_error", Some(200)),
+                FailureKind::Conversion => ("conversion", None),
             },
         };
         AttemptTrace {

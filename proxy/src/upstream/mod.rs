@@ -114,6 +114,8 @@ pub enum FailureKind {
     Status(u16),
     /// A 200 stream whose first event is an error.
     StreamError,
+    /// The request could not be encoded in this candidate's format (nothing was sent).
+    Conversion,
 }
 
 /// A failed attempt.

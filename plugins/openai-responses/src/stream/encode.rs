@@ -1,0 +1,597 @@
+//! IR stream events as the SSE a Responses client expects, exactly as OpenAI streams it:
+//! every event is `event: <type>` with data carrying the same `type` and a
+//! `sequence_number` counting from 0.
+//!
+//! `start` → `response.created`, `response.in_progress`. A text block →
+//! `response.output_item.added` (message), `response.content_part.added`,
+//! `response.output_text.delta`…, `response.output_text.done`,
+//! `response.content_part.done`, `response.output_item.done` (opened at its first non-empty
+//! delta, so an empty block writes nothing). A thinking block → a reasoning item with
+//! `response.reasoning_summary_part.added`, `response.reasoning_summary_text.delta`…,
+//! `.done`, `response.reasoning_summary_part.done`, and `encrypted_content` (the signature)
+//! in its `response.output_item.done`. A tool call → a function_call item with
+//! `response.function_call_arguments.delta`… and `.done`; a Gemini `thought_signature` on the
+//! call goes first in a reasoning item of its own (`encrypted_content`), as in
+//! `response::encode`. `finish` → `response.completed`
+//! (or `response.incomplete` / `response.failed`) with every item emitted and the usage.
+//! `error` → `response.created` if not sent yet, then `error` and `response.failed`.
+
+use aether_plugin_sdk::types::{
+    BlockKind, DeltaKind, ErrorInfo, PluginError, StreamEvent, StreamFinish, StreamStart, Usage,
+};
+use aether_plugin_sdk::{StreamEncode, sse, usage};
+use serde_json::{Map, Value, json};
+
+use crate::error::stream_code;
+use crate::ids::{self, ItemPrefix};
+use crate::items::{self, ItemStatus, TextStyle};
+use crate::response::encode::{envelope, now};
+use crate::stop::Status;
+
+/// Where the stream is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// `response.created` not sent yet.
+    Waiting,
+    /// Sent; items may follow.
+    Started,
+    /// The terminal event was sent: nothing more.
+    Ended,
+}
+
+/// The output item being streamed.
+#[derive(Debug)]
+enum Current {
+    /// None.
+    Idle,
+    /// A text block opened but nothing written yet (it may stay empty).
+    PendingText,
+    /// A message item.
+    Text { id: String, index: usize, text: String },
+    /// A reasoning item; `summary` is whether its summary part was opened.
+    Reasoning {
+        id: String,
+        index: usize,
+        text: String,
+        signature: Option<String>,
+        summary: bool,
+    },
+    /// A function_call item.
+    Call {
+        id: String,
+        index: usize,
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+}
+
+/// One client stream's state: the sequence number, the items already emitted (which
+/// `response.completed` carries) and the item being streamed.
+pub struct Encoder {
+    model: String,
+    phase: Phase,
+    sequence: u64,
+    id: String,
+    created_at: u64,
+    output: Vec<Value>,
+    current: Current,
+    usage: Usage,
+    out: Vec<u8>,
+}
+
+impl Encoder {
+    /// An encoder for a client that asked for `model`.
+    pub fn new(model: &str) -> Encoder {
+        Encoder {
+            model: model.to_owned(),
+            phase: Phase::Waiting,
+            sequence: 0,
+            id: ids::response_id(""),
+            created_at: now(),
+            output: Vec::new(),
+            current: Current::Idle,
+            usage: usage::zero(),
+            out: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self, kind: &str, mut data: Map<String, Value>) {
+        data.insert("type".into(), json!(kind));
+        data.insert("sequence_number".into(), json!(self.sequence));
+        self.sequence += 1;
+        self.out
+            .extend(sse::frame(Some(kind), Value::Object(data).to_string().as_bytes()));
+    }
+
+    fn emit_json(&mut self, kind: &str, data: Value) {
+        match data {
+            Value::Object(map) => self.emit(kind, map),
+            _ => self.emit(kind, Map::new()),
+        }
+    }
+
+    fn response(&self, status: Status, usage: Option<&Usage>) -> Value {
+        envelope(
+            &self.id,
+            self.created_at,
+            &self.model,
+            status,
+            self.output.clone(),
+            usage,
+        )
+    }
+
+    fn start(&mut self, start: Option<&StreamStart>) {
+        if self.phase != Phase::Waiting {
+            return;
+        }
+        self.phase = Phase::Started;
+        if let Some(s) = start {
+            self.id = ids::response_id(&s.id);
+            self.usage = s.usage;
+        }
+        let response = self.response(Status::InProgress, None);
+        self.emit_json("response.created", json!({"response": response}));
+        self.emit_json("response.in_progress", json!({"response": response}));
+    }
+
+    fn item_id(&self, prefix: ItemPrefix) -> (String, usize) {
+        let index = self.output.len();
+        (ids::item_id(prefix, &self.id, index), index)
+    }
+
+    fn block_start(&mut self, kind: &BlockKind) {
+        self.close();
+        self.current = match kind {
+            BlockKind::Text => Current::PendingText,
+            BlockKind::Thinking => {
+                let (id, index) = self.item_id(ItemPrefix::Reasoning);
+                let item = items::reasoning(&id, "", None);
+                self.emit_json(
+                    "response.output_item.added",
+                    json!({"output_index": index, "item": item}),
+                );
+                Current::Reasoning {
+                    id,
+                    index,
+                    text: String::new(),
+                    signature: None,
+                    summary: false,
+                }
+            }
+            BlockKind::RedactedThinking(data) => {
+                let (id, index) = self.item_id(ItemPrefix::Reasoning);
+                let item = items::reasoning(&id, "", None);
+                self.emit_json(
+                    "response.output_item.added",
+                    json!({"output_index": index, "item": item}),
+                );
+                Current::Reasoning {
+                    id,
+                    index,
+                    text: String::new(),
+                    signature: Some(data.clone()),
+                    summary: false,
+                }
+            }
+            BlockKind::ToolCall(c) => {
+                if let Some(sig) = &c.signature {
+                    let (id, index) = self.item_id(ItemPrefix::Reasoning);
+                    let item = items::reasoning(&id, "", None);
+                    self.emit_json(
+                        "response.output_item.added",
+                        json!({"output_index": index, "item": item}),
+                    );
+                    self.done_item(index, items::reasoning(&id, "", Some(sig)));
+                }
+                let (id, index) = self.item_id(ItemPrefix::FunctionCall);
+                let item = items::function_call(&id, &c.id, &c.name, "", ItemStatus::InProgress);
+                self.emit_json(
+                    "response.output_item.added",
+                    json!({"output_index": index, "item": item}),
+                );
+                Current::Call {
+                    id,
+                    index,
+                    call_id: c.id.clone(),
+                    name: c.name.clone(),
+                    arguments: String::new(),
+                }
+            }
+        };
+    }
+
+    fn text_delta(&mut self, delta: &str) {
+        if delta.is_empty() {
+            return;
+        }
+        if matches!(self.current, Current::PendingText | Current::Idle) {
+            let (id, index) = self.item_id(ItemPrefix::Message);
+            let item = items::message(&id, ItemStatus::InProgress, Vec::new());
+            self.emit_json(
+                "response.output_item.added",
+                json!({"output_index": index, "item": item}),
+            );
+            self.emit_json(
+                "response.content_part.added",
+                json!({"item_id": id, "output_index": index, "content_index": 0,
+                       "part": items::text_part(TextStyle::Output, "")}),
+            );
+            self.current = Current::Text {
+                id,
+                index,
+                text: String::new(),
+            };
+        }
+        if let Current::Text { id, index, text } = &mut self.current {
+            text.push_str(delta);
+            let data =
+                json!({"item_id": id, "output_index": index, "content_index": 0, "delta": delta, "logprobs": []});
+            self.emit_json("response.output_text.delta", data);
+        }
+    }
+
+    fn thinking_delta(&mut self, delta: &str) {
+        if delta.is_empty() {
+            return;
+        }
+        let Current::Reasoning {
+            id,
+            index,
+            text,
+            summary,
+            ..
+        } = &mut self.current
+        else {
+            return;
+        };
+        let (id, index) = (id.clone(), *index);
+        text.push_str(delta);
+        if !*summary {
+            *summary = true;
+            self.emit_json(
+                "response.reasoning_summary_part.added",
+                json!({"item_id": id, "output_index": index, "summary_index": 0, "part": items::summary_part("")}),
+            );
+        }
+        self.emit_json(
+            "response.reasoning_summary_text.delta",
+            json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": delta}),
+        );
+    }
+
+    fn delta(&mut self, delta: &DeltaKind) {
+        match delta {
+            DeltaKind::Text(t) => self.text_delta(t),
+            DeltaKind::Thinking(t) => self.thinking_delta(t),
+            DeltaKind::Signature(s) => {
+                if let Current::Reasoning { signature, .. } = &mut self.current {
+                    *signature = Some(s.clone());
+                }
+            }
+            DeltaKind::ToolArguments(a) => {
+                if let Current::Call {
+                    id, index, arguments, ..
+                } = &mut self.current
+                    && !a.is_empty()
+                {
+                    arguments.push_str(a);
+                    let data = json!({"item_id": id, "output_index": index, "delta": a});
+                    self.emit_json("response.function_call_arguments.delta", data);
+                }
+            }
+        }
+    }
+
+    /// Closes the item being streamed with its `.done` events.
+    fn close(&mut self) {
+        match std::mem::replace(&mut self.current, Current::Idle) {
+            Current::Idle | Current::PendingText => {}
+            Current::Text { id, index, text } => {
+                let part = items::text_part(TextStyle::Output, &text);
+                self.emit_json(
+                    "response.output_text.done",
+                    json!({"item_id": id, "output_index": index, "content_index": 0, "text": text, "logprobs": []}),
+                );
+                self.emit_json(
+                    "response.content_part.done",
+                    json!({"item_id": id, "output_index": index, "content_index": 0, "part": part}),
+                );
+                self.done_item(index, items::message(&id, ItemStatus::Completed, vec![part]));
+            }
+            Current::Reasoning {
+                id,
+                index,
+                text,
+                signature,
+                summary,
+            } => {
+                if summary {
+                    self.emit_json(
+                        "response.reasoning_summary_text.done",
+                        json!({"item_id": id, "output_index": index, "summary_index": 0, "text": text}),
+                    );
+                    self.emit_json(
+                        "response.reasoning_summary_part.done",
+                        json!({"item_id": id, "output_index": index, "summary_index": 0, "part": items::summary_part(&text)}),
+                    );
+                }
+                self.done_item(index, items::reasoning(&id, &text, signature.as_deref()));
+            }
+            Current::Call {
+                id,
+                index,
+                call_id,
+                name,
+                arguments,
+            } => {
+                self.emit_json(
+                    "response.function_call_arguments.done",
+                    json!({"item_id": id, "output_index": index, "arguments": arguments}),
+                );
+                let item = items::function_call(&id, &call_id, &name, &arguments, ItemStatus::Completed);
+                self.done_item(index, item);
+            }
+        }
+    }
+
+    fn done_item(&mut self, index: usize, item: Value) {
+        self.emit_json(
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        );
+        self.output.push(item);
+    }
+
+    fn finish_stream(&mut self, finish: &StreamFinish) {
+        self.close();
+        usage::raise(&mut self.usage, &finish.usage);
+        let status = Status::for_stop(finish.stop_reason);
+        let response = self.response(status, Some(&self.usage));
+        self.emit_json(status.terminal_event(), json!({"response": response}));
+        self.phase = Phase::Ended;
+    }
+
+    fn fail(&mut self, info: &ErrorInfo) {
+        self.start(None);
+        let code = stream_code(info.class);
+        self.emit_json("error", json!({"code": code, "message": info.message, "param": null}));
+        let mut response = self.response(Status::Failed, Some(&self.usage));
+        response["error"] = json!({"code": code, "message": info.message});
+        self.emit_json("response.failed", json!({"response": response}));
+        self.phase = Phase::Ended;
+    }
+}
+
+impl StreamEncode for Encoder {
+    fn push(&mut self, events: &[StreamEvent]) -> Result<Vec<u8>, PluginError> {
+        for event in events {
+            if self.phase == Phase::Ended {
+                break;
+            }
+            match event {
+                StreamEvent::Start(s) => self.start(Some(s)),
+                StreamEvent::BlockStart(b) => {
+                    self.start(None);
+                    self.block_start(&b.kind);
+                }
+                StreamEvent::BlockDelta(d) => {
+                    self.start(None);
+                    self.delta(&d.delta);
+                }
+                StreamEvent::BlockStop(_) => self.close(),
+                StreamEvent::Finish(f) => {
+                    self.start(None);
+                    self.finish_stream(f);
+                }
+                StreamEvent::Error(info) => self.fail(info),
+            }
+        }
+        Ok(std::mem::take(&mut self.out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aether_plugin_sdk::types::{BlockDelta, BlockStart, ErrorClass, StopReason, ToolCallStart};
+
+    fn start() -> StreamEvent {
+        let mut u = usage::zero();
+        u.input = 10;
+        u.cache_read = 5;
+        u.cache_creation5m = 3;
+        StreamEvent::Start(StreamStart {
+            id: "msg_01X".into(),
+            model: "claude".into(),
+            usage: u,
+        })
+    }
+
+    fn bs(index: u32, kind: BlockKind) -> StreamEvent {
+        StreamEvent::BlockStart(BlockStart { index, kind })
+    }
+
+    fn bd(index: u32, delta: DeltaKind) -> StreamEvent {
+        StreamEvent::BlockDelta(BlockDelta { index, delta })
+    }
+
+    fn finish(stop: StopReason, output: u64) -> StreamEvent {
+        let mut u = usage::zero();
+        u.output = output;
+        StreamEvent::Finish(StreamFinish {
+            stop_reason: Some(stop),
+            usage: u,
+        })
+    }
+
+    fn run(events: Vec<StreamEvent>) -> Vec<Value> {
+        let mut e = Encoder::new("client-model");
+        let mut bytes = Vec::new();
+        for ev in events {
+            bytes.extend(e.push(&[ev]).unwrap());
+        }
+        bytes.extend(e.finish().unwrap());
+        let parsed = aether_plugin_sdk::harness::stream_json(&bytes);
+        let list = parsed.as_array().unwrap().clone();
+        for (n, ev) in list.iter().enumerate() {
+            assert_eq!(ev["event"], ev["data"]["type"]);
+            assert_eq!(ev["data"]["sequence_number"], n);
+        }
+        list
+    }
+
+    fn names(list: &[Value]) -> Vec<&str> {
+        list.iter().map(|e| e["event"].as_str().unwrap()).collect()
+    }
+
+    #[test]
+    fn text_stream() {
+        let list = run(vec![
+            start(),
+            bs(0, BlockKind::Text),
+            bd(0, DeltaKind::Text("Hel".into())),
+            bd(0, DeltaKind::Text("lo".into())),
+            StreamEvent::BlockStop(0),
+            finish(StopReason::EndTurn, 7),
+        ]);
+        assert_eq!(
+            names(&list),
+            vec![
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        let created = &list[0]["data"]["response"];
+        assert_eq!(
+            (created["id"].as_str(), created["status"].as_str()),
+            (Some("resp_01X"), Some("in_progress"))
+        );
+        assert_eq!(created["model"], "client-model");
+        assert_eq!(created["output"], json!([]));
+        assert_eq!(list[6]["data"]["text"], "Hello");
+        let done = &list[9]["data"]["response"];
+        assert_eq!(done["status"], "completed");
+        assert_eq!(done["output"][0]["content"][0]["text"], "Hello");
+        assert_eq!(done["usage"]["input_tokens"], 18);
+        assert_eq!(done["usage"]["input_tokens_details"]["cached_tokens"], 5);
+        assert_eq!(done["usage"]["output_tokens"], 7);
+    }
+
+    #[test]
+    fn empty_text_block_writes_nothing() {
+        let list = run(vec![
+            start(),
+            bs(0, BlockKind::Text),
+            StreamEvent::BlockStop(0),
+            finish(StopReason::EndTurn, 0),
+        ]);
+        assert_eq!(
+            names(&list),
+            vec!["response.created", "response.in_progress", "response.completed"]
+        );
+    }
+
+    #[test]
+    fn thinking_then_tool_call() {
+        let list = run(vec![
+            start(),
+            bs(0, BlockKind::Thinking),
+            bd(0, DeltaKind::Thinking("hmm".into())),
+            bd(0, DeltaKind::Signature("SIG".into())),
+            StreamEvent::BlockStop(0),
+            bs(
+                1,
+                BlockKind::ToolCall(ToolCallStart {
+                    id: "toolu_1".into(),
+                    name: "f".into(),
+                    signature: None,
+                }),
+            ),
+            bd(1, DeltaKind::ToolArguments("{\"a\"".into())),
+            bd(1, DeltaKind::ToolArguments(":1}".into())),
+            StreamEvent::BlockStop(1),
+            finish(StopReason::ToolUse, 3),
+        ]);
+        assert_eq!(
+            names(&list)[2..],
+            [
+                "response.output_item.added",
+                "response.reasoning_summary_part.added",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.done",
+                "response.reasoning_summary_part.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        assert_eq!(list[2]["data"]["item"]["summary"], json!([]));
+        assert_eq!(list[7]["data"]["item"]["encrypted_content"], "SIG");
+        assert_eq!(list[8]["data"]["item"]["call_id"], "toolu_1");
+        assert_eq!(list[8]["data"]["output_index"], 1);
+        assert_eq!(list[11]["data"]["arguments"], "{\"a\":1}");
+        let out = &list[13]["data"]["response"]["output"];
+        assert_eq!(out.as_array().unwrap().len(), 2);
+        assert_eq!(out[1]["status"], "completed");
+    }
+
+    #[test]
+    fn a_call_signature_streams_as_a_reasoning_item_first() {
+        let call = ToolCallStart {
+            id: "call_0".into(),
+            name: "f".into(),
+            signature: Some("TS".into()),
+        };
+        let list = run(vec![
+            start(),
+            bs(0, BlockKind::ToolCall(call)),
+            StreamEvent::BlockStop(0),
+            finish(StopReason::ToolUse, 1),
+        ]);
+        assert_eq!(list[3]["data"]["item"]["encrypted_content"], "TS");
+        assert_eq!(list[4]["data"]["item"]["type"], "function_call");
+        assert_eq!(list[4]["data"]["output_index"], 1);
+    }
+
+    #[test]
+    fn max_tokens_is_incomplete() {
+        let list = run(vec![start(), finish(StopReason::MaxTokens, 1)]);
+        let last = &list[2];
+        assert_eq!(last["event"], "response.incomplete");
+        assert_eq!(
+            last["data"]["response"]["incomplete_details"]["reason"],
+            "max_output_tokens"
+        );
+    }
+
+    #[test]
+    fn an_error_before_start_still_begins_with_created() {
+        let info = ErrorInfo {
+            class: ErrorClass::RateLimited,
+            status: 429,
+            message: "slow".into(),
+        };
+        let list = run(vec![StreamEvent::Error(info), start()]);
+        assert_eq!(
+            names(&list),
+            vec!["response.created", "response.in_progress", "error", "response.failed"]
+        );
+        assert_eq!(list[2]["data"]["code"], "rate_limit_exceeded");
+        assert_eq!(list[3]["data"]["response"]["status"], "failed");
+        assert_eq!(list[3]["data"]["response"]["error"]["message"], "slow");
+    }
+}
