@@ -14,7 +14,7 @@ use crate::circuit::Outcome;
 use crate::config::compile::RuntimeConfig;
 use crate::error::{Fault, GatewayError};
 use crate::router::{Candidate, Plan};
-use crate::upstream::{Exchange, FailureKind, UpstreamResponse, Upstreams, Verdict};
+use crate::upstream::{Exchange, FailureKind, HeaderPolicy, UpstreamResponse, Upstreams, Verdict};
 
 /// What happened to one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +69,8 @@ pub struct Prepared {
 pub enum HeaderSource {
     /// The client's: same format, same meaning.
     Client,
-    /// The upstream plugin's: a converted request carries none of the client's
-    /// format-specific headers.
+    /// The client's, less those of its own format (`anthropic-*`, `openai-*`,
+    /// `x-goog-*`), plus the upstream plugin's.
     Converted(http::HeaderMap),
 }
 
@@ -103,15 +103,16 @@ pub async fn run(
                 continue;
             }
         };
-        let client_headers = match &prepared.headers {
-            HeaderSource::Client => out.client_headers,
-            HeaderSource::Converted(headers) => headers,
+        let policy = match &prepared.headers {
+            HeaderSource::Client => HeaderPolicy::SameFormat,
+            HeaderSource::Converted(headers) => HeaderPolicy::Converted(headers),
         };
         let exchange = Exchange {
             provider: &candidate.route.provider,
             key: &candidate.route.key,
             path: prepared.path,
-            client_headers,
+            client_headers: out.client_headers,
+            policy,
             body: prepared.body,
             stream: out.stream,
         };

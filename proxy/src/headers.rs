@@ -3,6 +3,8 @@
 //! Upstream: client credentials and hop-by-hop headers never leave; every other client
 //! header (`anthropic-beta`, `anthropic-version`, `user-agent`, `x-app`, …) is forwarded;
 //! then the provider's extra headers; then the provider key, the way its format expects.
+//! A converted request (client and upstream formats differ) leaves the client format's own
+//! headers behind and carries those its upstream plugin chose instead.
 //! Downstream: hop-by-hop and framing headers of the upstream response are dropped (Aether
 //! frames the body itself) and every response carries `x-request-id`.
 
@@ -55,6 +57,13 @@ pub fn forward_upstream(name: &str) -> bool {
     !(is_credential(name) || is_hop_by_hop(name) || is_client_only(name))
 }
 
+/// Whether a client header may go upstream with a converted request: as
+/// [`forward_upstream`], less the client format's own headers (`anthropic-beta` means
+/// nothing to Gemini, and the upstream's plugin sets what its format needs).
+pub fn forward_converted(name: &str) -> bool {
+    forward_upstream(name) && !["anthropic-", "openai-", "x-goog-"].iter().any(|p| name.starts_with(p))
+}
+
 /// Whether an upstream response header may be relayed to the client.
 pub fn relay_downstream(name: &str) -> bool {
     !(is_hop_by_hop(name) || name == "content-encoding")
@@ -86,6 +95,8 @@ mod tests {
         ] {
             assert!(forward_upstream(h), "{h}");
         }
+        assert!(!forward_converted("anthropic-beta") && !forward_converted("x-goog-api-client"));
+        assert!(forward_converted("user-agent") && forward_converted("x-mock-scenario"));
         assert!(!relay_downstream("transfer-encoding"));
         assert!(relay_downstream("anthropic-ratelimit-requests-remaining"));
     }

@@ -69,10 +69,22 @@ pub struct Exchange<'a> {
     pub path: String,
     /// The client's request headers (filtered here by the header policy).
     pub client_headers: &'a http::HeaderMap,
+    /// Which of them go, and what is added.
+    pub policy: HeaderPolicy<'a>,
     /// The body to send.
     pub body: Bytes,
     /// Whether a stream is expected.
     pub stream: bool,
+}
+
+/// How the client's headers are forwarded.
+#[derive(Debug, Clone, Copy)]
+pub enum HeaderPolicy<'a> {
+    /// Same format: every header the policy allows ([`crate::headers::forward_upstream`]).
+    SameFormat,
+    /// Converted: not the client format's own headers
+    /// ([`crate::headers::forward_converted`]), and then these, from the upstream's plugin.
+    Converted(&'a http::HeaderMap),
 }
 
 /// A response worth relaying.
@@ -433,9 +445,23 @@ fn request_header(ex: &Exchange<'_>) -> pingora::Result<RequestHeader> {
         ex.path.as_bytes(),
         Some(ex.client_headers.len() + 4),
     )?;
-    for (name, value) in ex.client_headers {
-        if crate::headers::forward_upstream(name.as_str()) {
-            req.append_header(name.clone(), value.clone())?;
+    match ex.policy {
+        HeaderPolicy::SameFormat => {
+            for (name, value) in ex.client_headers {
+                if crate::headers::forward_upstream(name.as_str()) {
+                    req.append_header(name.clone(), value.clone())?;
+                }
+            }
+        }
+        HeaderPolicy::Converted(plugin_headers) => {
+            for (name, value) in ex.client_headers {
+                if crate::headers::forward_converted(name.as_str()) {
+                    req.append_header(name.clone(), value.clone())?;
+                }
+            }
+            for (name, value) in plugin_headers {
+                req.insert_header(name.clone(), value.clone())?;
+            }
         }
     }
     for (name, value) in &ex.provider.headers {
