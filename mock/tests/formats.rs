@@ -273,6 +273,7 @@ async fn responses_non_stream() {
     assert_eq!(v["output"][0]["content"][0]["type"], "output_text");
     let usage = &v["usage"];
     assert!(usage["input_tokens_details"]["cached_tokens"].is_u64());
+    assert!(usage["input_tokens_details"]["cache_write_tokens"].is_u64());
     assert!(usage["output_tokens_details"]["reasoning_tokens"].is_u64());
     assert!(usage["total_tokens"].is_u64());
 
@@ -319,6 +320,7 @@ async fn responses_stream() {
         assert!(usage[key].is_u64(), "{key}");
     }
     assert!(usage["input_tokens_details"]["cached_tokens"].is_u64());
+    assert!(usage["input_tokens_details"]["cache_write_tokens"].is_u64());
     assert!(usage["output_tokens_details"]["reasoning_tokens"].is_u64());
 
     let events = post(

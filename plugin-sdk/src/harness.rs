@@ -21,6 +21,12 @@
 //! ]
 //! ```
 //!
+//! Conversion cases (the conformance corpus uses the same format): `convert_request` (like
+//! `inspect`: decode, then encode), `convert_response` (a body), `convert_stream` (SSE text,
+//! with an optional `model` for the encoder) expect the converted output —
+//! `{"path", "headers", "body"}`, the body, or a list of `{"event", "data"}` — and
+//! `decode_error` (`{"status", "body"}`) expects the error info.
+//!
 //! `expect` is matched as a subset: every key it names must match, others are ignored; lists
 //! match element by element; a string starting with `~` matches any string containing the rest.
 

@@ -8,6 +8,13 @@
 //! event in its own format and the stream is cut (not ended cleanly), so no client mistakes
 //! it for a complete answer. Non-streamed bodies are read whole (bounded), then written
 //! with their length.
+//!
+//! When the upstream speaks another format than the client ([`ResponseConversion`]), the
+//! usage tap still reads the upstream's own bytes, and what goes to the client is converted:
+//! a body through `decode-response` → `encode-response` (an error body through
+//! `decode-error` → `error-body`, same status), a stream block by block through a
+//! [`StreamConverter`]. A conversion that fails before the response head was written is an
+//! HTTP error; after it, the client gets its format's error event, as for a broken upstream.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;

@@ -3,6 +3,9 @@
 //! tool calls; upstream errors in the client's shape with the upstream's status; a stream
 //! that breaks after it started; one usage record per request with the upstream's tokens.
 
+// The answer readers below are test helpers, not tests: a malformed answer should panic there.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use aether::telemetry::record::Status;

@@ -20,7 +20,7 @@ struct Probe<'a> {
     tools: Option<Vec<IgnoredAny>>,
     #[serde(borrow, default)]
     contents: Vec<Content<'a>>,
-    #[serde(borrow, default)]
+    #[serde(alias = "generation_config", borrow, default)]
     generation_config: Option<GenerationConfig<'a>>,
 }
 
@@ -33,40 +33,40 @@ struct Content<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Part<'a> {
-    #[serde(borrow, default)]
+    #[serde(alias = "inline_data", borrow, default)]
     inline_data: Option<Media<'a>>,
-    #[serde(borrow, default)]
+    #[serde(alias = "file_data", borrow, default)]
     file_data: Option<Media<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Media<'a> {
-    #[serde(borrow, default)]
+    #[serde(alias = "mime_type", borrow, default)]
     mime_type: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GenerationConfig<'a> {
-    #[serde(borrow, default)]
+    #[serde(alias = "response_mime_type", borrow, default)]
     response_mime_type: Option<Cow<'a, str>>,
-    #[serde(default)]
+    #[serde(alias = "response_schema", default)]
     response_schema: Option<IgnoredAny>,
-    #[serde(default)]
+    #[serde(alias = "response_json_schema", default)]
     response_json_schema: Option<IgnoredAny>,
-    #[serde(default)]
+    #[serde(alias = "thinking_config", default)]
     thinking_config: Option<ThinkingConfig>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ThinkingConfig {
-    #[serde(default)]
+    #[serde(alias = "include_thoughts", default)]
     include_thoughts: Option<bool>,
-    #[serde(default)]
+    #[serde(alias = "thinking_budget", default)]
     thinking_budget: Option<i64>,
-    #[serde(default)]
+    #[serde(alias = "thinking_level", default)]
     thinking_level: Option<IgnoredAny>,
 }
 
@@ -123,4 +123,27 @@ pub fn inspect(head: &RequestHead, body: &[u8]) -> Result<Inspection, PluginErro
         capabilities: caps,
         estimated_input_tokens: u32::try_from(body.len() / 4).unwrap_or(u32::MAX),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_proto_field_names_as_google_genai_sends_them() {
+        let head = RequestHead {
+            method: "POST".into(),
+            path: "/v1beta/models/g:streamGenerateContent".into(),
+            query: None,
+            headers: vec![],
+        };
+        let body = br#"{"contents":[{"parts":[{"inlineData":{"data":"AA","mime_type":"image/png"}}]}],
+            "generation_config":{"thinkingConfig":{"include_thoughts":true},"response_mime_type":"application/json"}}"#;
+        let inspection = inspect(&head, body).unwrap();
+        assert!(inspection.stream);
+        assert_eq!(
+            inspection.capabilities,
+            vec![Capability::Vision, Capability::Thinking, Capability::StructuredOutput]
+        );
+    }
 }

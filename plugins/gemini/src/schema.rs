@@ -1,7 +1,10 @@
 //! Gemini's `parameters` / `responseSchema` (an OpenAPI 3.0 subset) as JSON Schema: type
 //! names lower-cased (`OBJECT` → `object`), `nullable: true` folded into the type
-//! (`["string", "null"]`), Gemini-only keys (`propertyOrdering`) removed. `parametersJsonSchema`
-//! and `responseJsonSchema` are JSON Schema already and pass through untouched.
+//! (`["string", "null"]`), Gemini-only keys (`propertyOrdering`) removed. The schema is a proto
+//! message, so Gemini also accepts its fields by their proto names (`any_of`, `max_items`, …),
+//! and the `google-genai` SDK sends them that way: they are renamed to the JSON Schema
+//! keywords. `parametersJsonSchema` and `responseJsonSchema` are JSON Schema already and pass
+//! through untouched.
 
 use serde_json::{Map, Value};
 
@@ -18,6 +21,7 @@ fn object_from_openapi(object: &Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::with_capacity(object.len());
     let nullable = object.get("nullable").and_then(Value::as_bool) == Some(true);
     for (key, value) in object {
+        let key = &camel_case_key(key);
         match key.as_str() {
             "nullable" | "propertyOrdering" => {}
             "type" => {
@@ -52,6 +56,22 @@ fn object_from_openapi(object: &Map<String, Value>) -> Map<String, Value> {
     out
 }
 
+/// A `Schema` field by its proto name (`snake_case`) under its JSON name (`camelCase`).
+fn camel_case_key(key: &str) -> String {
+    let renamed = match key {
+        "any_of" => "anyOf",
+        "property_ordering" => "propertyOrdering",
+        "max_items" => "maxItems",
+        "min_items" => "minItems",
+        "max_length" => "maxLength",
+        "min_length" => "minLength",
+        "max_properties" => "maxProperties",
+        "min_properties" => "minProperties",
+        other => other,
+    };
+    renamed.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +97,31 @@ mod tests {
                     "list": {"type": "array", "items": {"type": "integer"}}
                 },
                 "required": ["type"]
+            })
+        );
+    }
+
+    #[test]
+    fn proto_field_names_become_json_schema_keywords() {
+        // What `google-genai` sends for `types.Schema(...)`: proto (snake_case) field names.
+        let schema = json!({
+            "type": "OBJECT",
+            "properties": {
+                "tags": {"type": "ARRAY", "items": {"type": "STRING", "max_length": 8}, "min_items": 1, "max_items": 3},
+                "id": {"any_of": [{"type": "STRING"}, {"type": "INTEGER"}]},
+                "max_items": {"type": "INTEGER"}
+            },
+            "property_ordering": ["tags", "id"]
+        });
+        assert_eq!(
+            from_openapi(&schema),
+            json!({
+                "type": "object",
+                "properties": {
+                    "tags": {"type": "array", "items": {"type": "string", "maxLength": 8}, "minItems": 1, "maxItems": 3},
+                    "id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    "max_items": {"type": "integer"}
+                }
             })
         );
     }

@@ -82,19 +82,29 @@ pub struct Part<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
     /// The opaque signature Gemini expects back on this part in the next turn.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "thought_signature",
+        borrow,
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub thought_signature: Option<Cow<'a, str>>,
     /// Inline base64 data.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "inline_data", borrow, default, skip_serializing_if = "Option::is_none")]
     pub inline_data: Option<Blob<'a>>,
     /// A file by URI.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "file_data", borrow, default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<FileData<'a>>,
     /// A call of a function by the model.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_call", borrow, default, skip_serializing_if = "Option::is_none")]
     pub function_call: Option<FunctionCall<'a>>,
     /// A function's answer, sent by the client.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "function_response",
+        borrow,
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub function_response: Option<FunctionResponse<'a>>,
 }
 
@@ -103,7 +113,7 @@ pub struct Part<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Blob<'a> {
     /// The MIME type.
-    #[serde(borrow, default)]
+    #[serde(alias = "mime_type", borrow, default)]
     pub mime_type: Cow<'a, str>,
     /// The data, base64.
     #[serde(borrow, default)]
@@ -115,10 +125,10 @@ pub struct Blob<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct FileData<'a> {
     /// The MIME type, if given.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "mime_type", borrow, default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<Cow<'a, str>>,
     /// The file's URI.
-    #[serde(borrow, default)]
+    #[serde(alias = "file_uri", borrow, default)]
     pub file_uri: Cow<'a, str>,
 }
 

@@ -5,7 +5,8 @@
 //! input = `input_tokens − cached_tokens`; output = `output_tokens` (reasoning included).
 //!
 //! Encoding rebuilds the totals from the IR buckets (IR.md): `input_tokens` is input + cache
-//! read + cache writes (Responses has no cache-write count), `cached_tokens` the cache read.
+//! read + cache writes, `cached_tokens` the cache read and `cache_write_tokens` the cache
+//! writes (the `openai` SDK's `InputTokensDetails` requires both counts).
 
 use aether_plugin_openai_chat::usage::{CachedDetails, ReasoningDetails, openai_usage};
 use aether_plugin_sdk::types::{SseEvent, Usage, UsageReport};
@@ -53,14 +54,11 @@ impl ResponsesUsage {
 
 /// The IR buckets as a Responses `usage` object.
 pub fn wire(u: &Usage) -> Value {
-    let input = u
-        .input
-        .saturating_add(u.cache_read)
-        .saturating_add(u.cache_creation5m)
-        .saturating_add(u.cache_creation1h);
+    let cache_write = u.cache_creation5m.saturating_add(u.cache_creation1h);
+    let input = u.input.saturating_add(u.cache_read).saturating_add(cache_write);
     json!({
         "input_tokens": input,
-        "input_tokens_details": {"cached_tokens": u.cache_read},
+        "input_tokens_details": {"cached_tokens": u.cache_read, "cache_write_tokens": cache_write},
         "output_tokens": u.output,
         "output_tokens_details": {"reasoning_tokens": u.reasoning},
         "total_tokens": input.saturating_add(u.output),
@@ -115,11 +113,23 @@ mod tests {
         let w = wire(&u);
         assert_eq!(w["input_tokens"], 135);
         assert_eq!(w["input_tokens_details"]["cached_tokens"], 100);
+        assert_eq!(w["input_tokens_details"]["cache_write_tokens"], 25);
         assert_eq!(w["output_tokens"], 50);
         assert_eq!(w["output_tokens_details"]["reasoning_tokens"], 30);
         assert_eq!(w["total_tokens"], 185);
         let back: ResponsesUsage = serde_json::from_value(w).unwrap();
         let ir = back.to_ir();
         assert_eq!((ir.input, ir.cache_read, ir.output, ir.reasoning), (35, 100, 50, 30));
+    }
+
+    #[test]
+    fn wire_always_has_both_input_details() {
+        // The `openai` SDK's `InputTokensDetails` requires `cached_tokens` and
+        // `cache_write_tokens`, so both are written even when zero.
+        let w = wire(&usage::zero());
+        assert_eq!(
+            w["input_tokens_details"],
+            json!({"cached_tokens": 0, "cache_write_tokens": 0})
+        );
     }
 }

@@ -31,17 +31,17 @@ use crate::wire::Content;
 struct Request<'a> {
     #[serde(borrow, default)]
     contents: Vec<Content<'a>>,
-    #[serde(borrow, default)]
+    #[serde(alias = "system_instruction", borrow, default)]
     system_instruction: Option<Content<'a>>,
     #[serde(default)]
     tools: Vec<ToolGroup>,
-    #[serde(default)]
+    #[serde(alias = "tool_config", default)]
     tool_config: Option<ToolConfig>,
-    #[serde(default)]
+    #[serde(alias = "generation_config", default)]
     generation_config: Option<GenerationConfig>,
-    #[serde(default)]
+    #[serde(alias = "safety_settings", default)]
     safety_settings: Option<Value>,
-    #[serde(default)]
+    #[serde(alias = "cached_content", default)]
     cached_content: Option<Value>,
     #[serde(default)]
     labels: Option<Value>,
@@ -50,7 +50,7 @@ struct Request<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ToolGroup {
-    #[serde(default)]
+    #[serde(alias = "function_declarations", default)]
     function_declarations: Vec<FunctionDeclaration>,
 }
 
@@ -62,14 +62,14 @@ struct FunctionDeclaration {
     description: Option<String>,
     #[serde(default)]
     parameters: Option<Value>,
-    #[serde(default)]
+    #[serde(alias = "parameters_json_schema", default)]
     parameters_json_schema: Option<Value>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ToolConfig {
-    #[serde(default)]
+    #[serde(alias = "function_calling_config", default)]
     function_calling_config: Option<FunctionCallingConfig>,
 }
 
@@ -78,7 +78,7 @@ struct ToolConfig {
 struct FunctionCallingConfig {
     #[serde(default)]
     mode: Option<String>,
-    #[serde(default)]
+    #[serde(alias = "allowed_function_names", default)]
     allowed_function_names: Vec<String>,
 }
 
@@ -87,36 +87,36 @@ struct FunctionCallingConfig {
 struct GenerationConfig {
     #[serde(default)]
     temperature: Option<f64>,
-    #[serde(default)]
+    #[serde(alias = "top_p", default)]
     top_p: Option<f64>,
-    #[serde(default)]
+    #[serde(alias = "top_k", default)]
     top_k: Option<f64>,
-    #[serde(default)]
+    #[serde(alias = "max_output_tokens", default)]
     max_output_tokens: Option<u32>,
-    #[serde(default)]
+    #[serde(alias = "stop_sequences", default)]
     stop_sequences: Vec<String>,
     #[serde(default)]
     seed: Option<i64>,
-    #[serde(default)]
+    #[serde(alias = "candidate_count", default)]
     candidate_count: Option<u32>,
-    #[serde(default)]
+    #[serde(alias = "response_mime_type", default)]
     response_mime_type: Option<String>,
-    #[serde(default)]
+    #[serde(alias = "response_schema", default)]
     response_schema: Option<Value>,
-    #[serde(default)]
+    #[serde(alias = "response_json_schema", default)]
     response_json_schema: Option<Value>,
-    #[serde(default)]
+    #[serde(alias = "thinking_config", default)]
     thinking_config: Option<ThinkingConfig>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ThinkingConfig {
-    #[serde(default)]
+    #[serde(alias = "thinking_budget", default)]
     thinking_budget: Option<i64>,
-    #[serde(default)]
+    #[serde(alias = "include_thoughts", default)]
     include_thoughts: Option<bool>,
-    #[serde(default)]
+    #[serde(alias = "thinking_level", default)]
     thinking_level: Option<String>,
 }
 
@@ -513,5 +513,66 @@ mod tests {
             )
             .contains("functionDeclarations[0].name")
         );
+    }
+
+    /// `google-genai` writes top-level fields in camelCase but nested objects it builds from
+    /// its pydantic types under their proto (snake_case) names, which Gemini accepts too.
+    #[test]
+    fn proto_field_names_as_google_genai_sends_them() {
+        let r = decode_json(
+            "/v1beta/models/g:generateContent",
+            json!({
+                "contents": [{"role": "user", "parts": [
+                    {"text": "look"},
+                    {"inlineData": {"data": "YWJj", "mime_type": "image/png"}},
+                    {"fileData": {"file_uri": "gs://b/doc.pdf", "mime_type": "application/pdf"}}
+                ]}, {"role": "model", "parts": [
+                    {"function_call": {"id": "c1", "name": "a", "args": {"q": "x"}}, "thought_signature": "sig"}
+                ]}, {"role": "user", "parts": [
+                    {"functionResponse": {"id": "c1", "name": "a", "response": {"output": "y"}, "will_continue": false}}
+                ]}],
+                "system_instruction": {"parts": [{"text": "sys"}]},
+                "tools": [{"functionDeclarations": [
+                    {"name": "a", "parameters_json_schema": {"type": "object", "properties": {"q": {"type": "string"}}}},
+                    {"name": "b", "parameters": {"type": "OBJECT", "properties": {"n": {"type": "INTEGER"}}, "property_ordering": ["n"]}}
+                ]}],
+                "toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowed_function_names": ["a"]}},
+                "generationConfig": {"max_output_tokens": 64, "stop_sequences": ["END"],
+                    "thinkingConfig": {"include_thoughts": true, "thinking_budget": 1024}}
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&r.tools[0].parameters_json).unwrap(),
+            json!({"type": "object", "properties": {"q": {"type": "string"}}})
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&r.tools[1].parameters_json).unwrap(),
+            json!({"type": "object", "properties": {"n": {"type": "integer"}}})
+        );
+        assert_eq!(r.tool_choice, Some(ToolChoice::Named("a".into())));
+        assert_eq!(
+            (r.sampling.max_tokens, r.sampling.stop.clone()),
+            (Some(64), vec!["END".to_owned()])
+        );
+        let reasoning = r.reasoning.unwrap();
+        assert_eq!(
+            (reasoning.budget_tokens, reasoning.include_thoughts),
+            (Some(1024), true)
+        );
+        assert_eq!(r.system.len(), 1);
+        let user = &r.messages[0].content;
+        assert!(matches!(&user[1], ContentBlock::Image(m) if matches!(&m.source,
+            aether_plugin_sdk::types::MediaSource::Base64(d) if d.media_type == "image/png")));
+        assert!(matches!(&user[2], ContentBlock::Document(m) if matches!(&m.source,
+            aether_plugin_sdk::types::MediaSource::Url(u) if u == "gs://b/doc.pdf")));
+        let ContentBlock::ToolCall(call) = &r.messages[1].content[0] else {
+            panic!("{:?}", r.messages[1])
+        };
+        assert_eq!((call.id.as_str(), call.signature.as_deref()), ("c1", Some("sig")));
+        let ContentBlock::ToolResult(result) = &r.messages[2].content[0] else {
+            panic!("{:?}", r.messages[2])
+        };
+        assert_eq!(result.call_id, "c1");
     }
 }

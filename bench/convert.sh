@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Conversion benchmark: converted traffic against the same-format path, side by side in one
+# run, on one gateway and one mock (telemetry off, so only conversion differs).
+#
+#   Claude client → Claude upstream (same format)  vs  Claude client → OpenAI Chat upstream
+#   OpenAI client → OpenAI upstream (same format)  vs  OpenAI client → Gemini upstream
+#
+# each non-streaming, as a 200-event text stream, and as a tool-call stream (arguments in 16
+# deltas); then the time between events a client sees in a paced stream (200 events, 5 ms
+# apart), same format and converted; then the memory of 1,000 open converted streams against
+# 1,000 same-format ones, each on a fresh gateway.
+#
+# Usage: bench/convert.sh [seconds-per-run] [connections]
+# Needs: wrk, python3, a release build of aether.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-8}
+CONNS=${2:-32}
+THREADS=2
+BIN=${AETHER_BIN:-target/release/aether}
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+command -v wrk >/dev/null || { echo "install wrk" >&2; exit 1; }
+[ -x "$BIN" ] || cargo build --release -p aether
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MOCK=$(free_port); WORK=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
+
+"$BIN" mock --listen "127.0.0.1:$MOCK" >/dev/null 2>&1 & pids+=($!)
+# A gateway (telemetry off) on a fresh port; echoes "port pid".
+gateway() {
+  local name=$1 port admin; port=$(free_port); admin=$(free_port)
+  sed -e "s/127.0.0.1:9100/127.0.0.1:$MOCK/" -e "s/127.0.0.1:8080/127.0.0.1:$port/" \
+      -e "s/127.0.0.1:9090/127.0.0.1:$admin/" -e "s/^threads = .*/threads = $THREADS/" \
+      conf/examples/local-mock.toml > "$WORK/$name.toml"
+  sed -i "s#^\[server\]#[server]\nupgrade_sock = \"$WORK/$name.sock\"\npid_file = \"$WORK/$name.pid\"#" "$WORK/$name.toml"
+  printf '\n[telemetry]\nsink = "off"\n' >> "$WORK/$name.toml"
+  RUST_LOG=warn "$BIN" serve --config "$WORK/$name.toml" >/dev/null 2>&1 &
+  local pid=$!; pids+=($pid)
+  wait_port "$port"
+  echo "$port $pid"
+}
+wait_port "$MOCK"
+read -r GW GW_PID <<<"$(gateway main)"
+
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# One wrk run: "req/s p50_ms cpu_us_per_request non2xx".
+run() {
+  local path=$1; shift
+  local before; before=$(ticks "$GW_PID")
+  env "$@" wrk -t$THREADS -c$CONNS -d${DURATION}s --latency -s bench/convert.lua "http://127.0.0.1:$GW$path" > "$WORK/wrk.txt"
+  local used=$(( $(ticks "$GW_PID") - before ))
+  python3 - "$WORK/wrk.txt" "$used" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+used, hz = int(sys.argv[2]), int(sys.argv[3])
+m = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\b", t, re.M)
+p50 = float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+reqs = int(re.search(r"(\d+) requests in", t).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print(f"{rps:.0f} {p50:.2f} {used / hz * 1e6 / max(reqs, 1):.0f} {bad.group(1) if bad else 0}")
+PY
+}
+
+echo "# bench/convert.sh $DURATION $CONNS — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS -c$CONNS -d${DURATION}s"
+echo
+echo "## Throughput, converted against same format"
+echo
+echo "| client | traffic | upstream | req/s | p50 ms | gateway CPU µs / request | non-2xx | converted / same |"
+echo "|---|---|---|---:|---:|---:|---:|---:|"
+for client in claude openai; do
+  if [ $client = claude ]; then path=/v1/messages; same=mock-claude; conv=mock-gpt; else path=/v1/chat/completions; same=mock-gpt; conv=mock-gemini; fi
+  for traffic in "body:0:text:20" "stream200:1:text:200" "toolstream:1:tool_call:16"; do
+    IFS=: read -r label stream scenario chunks <<<"$traffic"
+    vars=(CLIENT=$client STREAM=$stream SCENARIO=$scenario CHUNKS=$chunks)
+    # Warm-up, then same format and converted back to back.
+    run $path "${vars[@]}" MODEL=$same >/dev/null; run $path "${vars[@]}" MODEL=$conv >/dev/null
+    read -r s_rps s_p50 s_cpu s_bad <<<"$(run $path "${vars[@]}" MODEL=$same)"
+    read -r c_rps c_p50 c_cpu c_bad <<<"$(run $path "${vars[@]}" MODEL=$conv)"
+    ratio=$(python3 -c "print(f'{$c_rps/$s_rps:.2f}x')")
+    echo "| $client | $label | $same (same) | $s_rps | $s_p50 | $s_cpu | $s_bad | |"
+    echo "| $client | $label | $conv (converted) | $c_rps | $c_p50 | $c_cpu | $c_bad | **$ratio** |"
+  done
+done
+echo
+
+echo "## Time between events a client sees (200 events, paced 5 ms apart by the mock, 5 streams each)"
+echo
+echo "| client | upstream | mean gap ms |"
+echo "|---|---|---:|"
+for pair in "claude:/v1/messages:mock-claude" "claude:/v1/messages:mock-gpt" "openai:/v1/chat/completions:mock-gpt" "openai:/v1/chat/completions:mock-gemini"; do
+  IFS=: read -r client path model <<<"$pair"
+  gap=$(python3 bench/stream-gap.py "http://127.0.0.1:$GW" "$path" "$client" "$model" 5 200 5)
+  echo "| $client | $model | $gap |"
+done
+echo
+
+echo "## Memory: 1,000 open streams, same format against converted (fresh gateways)"
+echo
+rss() { awk '/VmRSS/ {print int($2/1024)}' /proc/$1/status; }
+for pair in "openai:mock-gpt" "openai:mock-gemini"; do
+  IFS=: read -r client model <<<"$pair"
+  read -r port pid <<<"$(gateway "hold-$model")"
+  CLIENT=$client MODEL=$model STREAM=1 wrk -t1 -c8 -d1s -s bench/convert.lua "http://127.0.0.1:$port/v1/chat/completions" >/dev/null
+  idle=$(rss "$pid"); peak=0
+  CLIENT=$client MODEL=$model STREAM=1 SCENARIO=text CHUNKS=40 \
+    wrk -t$THREADS -c1000 -d12s --timeout 30s -H "x-mock-interval-ms: 250" -s bench/convert.lua \
+    "http://127.0.0.1:$port/v1/chat/completions" > "$WORK/hold.txt" &
+  wrk_pid=$!
+  for _ in $(seq 22); do sleep 0.5; r=$(rss "$pid"); [ "$r" -gt "$peak" ] && peak=$r; done
+  wait $wrk_pid || true
+  echo "- openai client, $model upstream: idle $idle MB, peak $peak MB with 1,000 streams open → $(( (peak - idle) * 1024 / 1000 )) KB per stream"
+  kill "$pid" 2>/dev/null || true
+done

@@ -1,0 +1,88 @@
+//! Conversion costs per stream event and per body: an OpenAI Chat text delta converted for
+//! a Gemini client and a Claude one, and whole bodies, each through the Wasm host (the
+//! request path's own `StreamConverter` and response conversion) and natively (the same
+//! plugin crates linked into the benchmark).
+//!
+//! `cargo bench -p aether --bench convert`
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+
+use aether::conversion::{response, stream::StreamConverter};
+use aether::format::WireFormat;
+use aether::plugin_host::{PluginSettings, Plugins};
+use aether_plugin_claude::Claude;
+use aether_plugin_gemini::Gemini;
+use aether_plugin_openai_chat::OpenaiChat;
+use aether_plugin_sdk::FormatPlugin;
+use aether_plugin_sdk::types as sdk;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+const CHUNK: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"Hello there, "},"logprobs":null,"finish_reason":null}],"usage":null}"#;
+const FIRST: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}"#;
+const BODY: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! This is a short answer of a few words.","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":20,"completion_tokens":12,"total_tokens":32,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}"#;
+
+fn block(events: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..events {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(CHUNK.as_bytes());
+        out.extend_from_slice(b"\n\n");
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let plugins = Plugins::load(PluginSettings::default()).unwrap();
+    let openai = plugins.get(WireFormat::OpenaiChat);
+    let mut group = c.benchmark_group("stream event, openai-chat upstream");
+    group.throughput(Throughput::Elements(1));
+    for (name, format) in [("gemini", WireFormat::Gemini), ("claude", WireFormat::Claude)] {
+        let client = plugins.get(format);
+        let mut converter = StreamConverter::open(&openai, &client, "m").unwrap();
+        converter.push_block(&block(1)).unwrap();
+        let one = block(1);
+        group.bench_function(format!("wasm, to {name}, one event per block"), |b| {
+            b.iter(|| black_box(converter.push_block(&one).unwrap()));
+        });
+        let ten = block(10);
+        group.throughput(Throughput::Elements(10));
+        group.bench_function(format!("wasm, to {name}, ten events per block"), |b| {
+            b.iter(|| black_box(converter.push_block(&ten).unwrap()));
+        });
+        group.throughput(Throughput::Elements(1));
+    }
+    let event = sdk::SseEvent {
+        name: None,
+        data: CHUNK.into(),
+    };
+    let first = sdk::SseEvent {
+        name: None,
+        data: FIRST.into(),
+    };
+    for (name, mut encoder) in [
+        ("gemini", Gemini::stream_encoder("m")),
+        ("claude", Claude::stream_encoder("m")),
+    ] {
+        let mut decoder = OpenaiChat::stream_decoder();
+        encoder.push(&decoder.push(&first).unwrap()).unwrap();
+        group.bench_function(format!("native, to {name}"), |b| {
+            b.iter(|| black_box(encoder.push(&decoder.push(&event).unwrap()).unwrap()));
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("whole body, openai-chat upstream");
+    let gemini = plugins.get(WireFormat::Gemini);
+    group.bench_function("wasm, to gemini", |b| {
+        b.iter(|| black_box(response::success(&openai, &gemini, "m", BODY.as_bytes()).unwrap()));
+    });
+    group.bench_function("native, to gemini", |b| {
+        b.iter(|| black_box(Gemini::encode_response(&OpenaiChat::decode_response(BODY.as_bytes()).unwrap()).unwrap()));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
