@@ -73,10 +73,52 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
+    let mut group = c.benchmark_group("request, claude client");
+    let claude_request = br#"{"model":"m","max_tokens":1024,"system":"You are terse.","tools":[{"name":"get_weather","description":"Weather in a city","input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}],"messages":[{"role":"user","content":"What is the weather in Paris? Say hello in one short sentence."}]}"#;
+    let head = aether::plugin_host::bindings::types::RequestHead {
+        method: "POST".into(),
+        path: "/v1/messages".into(),
+        query: None,
+        headers: Vec::new(),
+    };
+    let claude = plugins.get(WireFormat::Claude);
+    group.bench_function("wasm, decode + encode for openai-chat", |b| {
+        b.iter(|| {
+            let request = aether::conversion::request::ClientRequest::new(
+                claude.clone(),
+                head.clone(),
+                bytes::Bytes::from_static(claude_request),
+            );
+            black_box(request.encode(&openai, "up").unwrap())
+        });
+    });
+    let sdk_head = sdk::RequestHead {
+        method: "POST".into(),
+        path: "/v1/messages".into(),
+        query: None,
+        headers: Vec::new(),
+    };
+    group.bench_function("native, decode + encode for openai-chat", |b| {
+        b.iter(|| {
+            black_box(OpenaiChat::encode_request(&Claude::decode_request(&sdk_head, claude_request).unwrap()).unwrap())
+        });
+    });
+    group.bench_function("wasm, inspect", |b| {
+        b.iter(|| black_box(claude.inspect(&head, claude_request).unwrap()));
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("whole body, openai-chat upstream");
     let gemini = plugins.get(WireFormat::Gemini);
     group.bench_function("wasm, to gemini", |b| {
         b.iter(|| black_box(response::success(&openai, &gemini, "m", BODY.as_bytes()).unwrap()));
+    });
+    let claude = plugins.get(WireFormat::Claude);
+    group.bench_function("wasm, to claude", |b| {
+        b.iter(|| black_box(response::success(&openai, &claude, "m", BODY.as_bytes()).unwrap()));
+    });
+    group.bench_function("wasm, usage from body", |b| {
+        b.iter(|| black_box(openai.usage_from_body(BODY.as_bytes()).unwrap()));
     });
     group.bench_function("native, to gemini", |b| {
         b.iter(|| black_box(Gemini::encode_response(&OpenaiChat::decode_response(BODY.as_bytes()).unwrap()).unwrap()));
