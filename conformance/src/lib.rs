@@ -20,8 +20,8 @@ use aether_plugin_claude::Claude;
 use aether_plugin_gemini::Gemini;
 use aether_plugin_openai_chat::OpenaiChat;
 use aether_plugin_openai_responses::OpenaiResponses;
-use aether_plugin_sdk::harness;
-use aether_plugin_sdk::types::TestCase;
+use aether_plugin_sdk::types::{TestCase, Usage};
+use aether_plugin_sdk::{FormatPlugin, harness};
 use serde_json::Value;
 
 /// The four formats, by the names the corpus files use.
@@ -101,6 +101,24 @@ pub fn run_native(from: &str, to: &str, case: &TestCase) -> Option<Value> {
         "openai-chat" => to!(OpenaiChat),
         "openai-responses" => to!(OpenaiResponses),
         "gemini" => to!(Gemini),
+        _ => None,
+    }
+}
+
+/// For a whole upstream body of format `from`: the usage its plugin's `decode-response`
+/// reports and the usage its `usage-from-body` reports (the gateway bills a converted body by
+/// the first, a same-format one by the second, so they must agree). `None` when the body
+/// does not decode or the format is unknown.
+pub fn decoded_and_tapped_usage(from: &str, body: &[u8]) -> Option<(Usage, Usage)> {
+    fn both<P: FormatPlugin>(body: &[u8]) -> Option<(Usage, Usage)> {
+        let decoded = P::decode_response(body).ok()?.usage;
+        Some((decoded, P::usage_from_body(body).usage))
+    }
+    match from {
+        "claude" => both::<Claude>(body),
+        "openai-chat" => both::<OpenaiChat>(body),
+        "openai-responses" => both::<OpenaiResponses>(body),
+        "gemini" => both::<Gemini>(body),
         _ => None,
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use aether_conformance::{FORMATS, check, load, run_native};
+use aether_conformance::{FORMATS, check, decoded_and_tapped_usage, load, run_native};
+use aether_plugin_sdk::types::TestCheck;
 
 #[test]
 fn every_case_passes_natively() {
@@ -43,4 +44,22 @@ fn every_pair_is_covered() {
         .map(|(f, t)| format!("{f}--{t}"))
         .collect();
     assert!(missing.is_empty(), "pairs without cases: {missing:?}");
+}
+
+#[test]
+fn a_decoded_body_bills_like_the_usage_tap() {
+    let files = load().expect("the corpus loads");
+    let mut compared = 0;
+    for file in &files {
+        for case in &file.cases {
+            let TestCheck::ConvertResponse(body) = &case.check else {
+                continue;
+            };
+            if let Some((decoded, tapped)) = decoded_and_tapped_usage(&file.from, body) {
+                assert_eq!(decoded, tapped, "{}--{} / {}", file.from, file.to, case.name);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 20, "only {compared} bodies compared");
 }

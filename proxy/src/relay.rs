@@ -213,18 +213,20 @@ async fn relay_buffered(
         .await
         .map_err(|e| GatewayError::UpstreamBroken(e.to_string()))?;
     let status = response.header.status;
-    if status.is_success() {
-        report.tap.body(&body);
-    }
     report.sample.offer(&body);
     let body = match &params.conversion {
-        None => rewritten(body, params.rewrite),
-        Some(c) if status.is_success() => Bytes::from(conversion::response::success(
-            c.upstream,
-            params.client_plugin,
-            c.client_model,
-            &body,
-        )?),
+        None => {
+            if status.is_success() {
+                report.tap.body(&body);
+            }
+            rewritten(body, params.rewrite)
+        }
+        Some(c) if status.is_success() => {
+            let (converted, usage) =
+                conversion::response::success(c.upstream, params.client_plugin, c.client_model, &body)?;
+            report.tap.decoded(&usage);
+            Bytes::from(converted)
+        }
         Some(c) => Bytes::from(conversion::response::error(
             c.upstream,
             params.client_plugin,

@@ -197,6 +197,7 @@ fn sample_request() -> ChatRequest {
             name: "shell".into(),
             description: Some("runs".into()),
             parameters_json: r#"{"type":"object"}"#.into(),
+            strict: Some(true),
         }],
         tool_choice: Some(ToolChoice::Named("shell".into())),
         sampling: Sampling {

@@ -49,6 +49,24 @@ impl UsageTap {
         }
     }
 
+    /// Takes the usage of a whole body that a conversion already decoded (the plugin's
+    /// `decode-response` fills the same buckets as `usage-from-body`).
+    pub fn decoded(&mut self, usage: &crate::plugin_host::bindings::types::Usage) {
+        let seen = [
+            usage.input,
+            usage.output,
+            usage.cache_creation5m,
+            usage.cache_creation1h,
+            usage.cache_read,
+            usage.reasoning,
+        ];
+        self.take(&UsageReport {
+            usage: *usage,
+            saw_usage: seen.iter().any(|&n| n > 0),
+            completed: true,
+        });
+    }
+
     /// Reads a block of one or more complete SSE events (as [`crate::sse::SseFramer`] yields).
     pub fn events(&mut self, block: &[u8]) {
         if self.failure.is_some() {

@@ -97,6 +97,9 @@ struct WireTool {
     description: Option<String>,
     #[serde(default)]
     input_schema: Option<Value>,
+    /// Strict tool use (structured outputs).
+    #[serde(default)]
+    strict: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -320,6 +323,7 @@ fn decode_tools(wire: Vec<WireTool>) -> Result<Vec<Tool>, PluginError> {
             name,
             description: t.description,
             parameters_json: schema.to_string(),
+            strict: t.strict,
         });
     }
     Ok(tools)

@@ -384,6 +384,7 @@ mod tests {
             name: name.into(),
             description: None,
             parameters_json: "{}".into(),
+            strict: None,
         }
     }
 
@@ -522,6 +523,7 @@ mod tests {
             name: "w".into(),
             description: Some("d".into()),
             parameters_json: r#"{"type":"OBJECT","properties":{"city":{"type":"STRING"},"tags":{"type":"ARRAY","items":{"type":"STRING"}}}}"#.into(),
+            strict: None,
         }];
         assert_eq!(
             body(&r)["tools"][0],
@@ -626,6 +628,7 @@ mod tests {
             name: "t".into(),
             description: None,
             parameters_json: "{".into(),
+            strict: None,
         }];
         assert!(matches!(encode(&r), Err(PluginError::InvalidRequest(m)) if m.contains("tools[0]")));
         let mut r = request();

@@ -243,6 +243,7 @@ fn tools(groups: &[ToolGroup]) -> Result<Vec<Tool>, PluginError> {
                 name: decl.name.clone(),
                 description: decl.description.clone(),
                 parameters_json: parameters.to_string(),
+                strict: None,
             });
         }
     }

@@ -357,6 +357,7 @@ mod tests {
             name: name.into(),
             description: Some("d".into()),
             parameters_json: r#"{"type":"object","properties":{"q":{"type":"string"}}}"#.into(),
+            strict: None,
         }
     }
 

@@ -165,6 +165,8 @@ struct FunctionDef<'a> {
     description: Option<Cow<'a, str>>,
     #[serde(default)]
     parameters: Option<Value>,
+    #[serde(default)]
+    strict: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -468,6 +470,7 @@ fn tool(function: &FunctionDef<'_>) -> Tool {
             .parameters
             .as_ref()
             .map_or_else(|| EMPTY_SCHEMA.to_owned(), Value::to_string),
+        strict: function.strict,
     }
 }
 

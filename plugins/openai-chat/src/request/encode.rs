@@ -130,6 +130,8 @@ struct OutFunction<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     parameters: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strict: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -186,6 +188,7 @@ pub fn encode(request: &ChatRequest) -> Result<EncodedRequest, PluginError> {
                 description: tool.description.as_deref(),
                 parameters: serde_json::from_str(&tool.parameters_json)
                     .map_err(|e| invalid(format!("tools[{i}] ({}): parameters are not JSON: {e}", tool.name)))?,
+                strict: tool.strict,
             },
         });
     }
@@ -557,6 +560,7 @@ mod tests {
             name: name.into(),
             description: Some("d".into()),
             parameters_json: r#"{"type":"object"}"#.into(),
+            strict: None,
         }
     }
 
@@ -822,6 +826,7 @@ mod tests {
             name: "f".into(),
             description: None,
             parameters_json: "{".into(),
+            strict: None,
         }];
         assert!(matches!(encode(&r), Err(PluginError::InvalidRequest(m)) if m.contains("tools[0]")));
     }

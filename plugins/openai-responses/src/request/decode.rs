@@ -94,6 +94,8 @@ struct ToolDef<'a> {
     description: Option<Cow<'a, str>>,
     #[serde(default)]
     parameters: Option<Value>,
+    #[serde(default)]
+    strict: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -417,6 +419,7 @@ fn tools(defs: &[ToolDef<'_>]) -> Result<Vec<Tool>, PluginError> {
                 Some(p) if !p.is_null() => p.to_string(),
                 _ => EMPTY_SCHEMA.to_owned(),
             },
+            strict: def.strict,
         });
     }
     Ok(tools)

@@ -211,8 +211,8 @@ fn function_call_output(r: &ToolResult) -> Value {
     json!({"type": "function_call_output", "call_id": r.call_id, "output": output})
 }
 
-/// A function tool. `strict: false`: Responses defaults to strict, which would reject the
-/// schemas of other formats' clients.
+/// A function tool. `strict` as the client asked; `false` when it did not say: Responses
+/// defaults to strict, which would reject the schemas of other formats' clients.
 fn tool(i: usize, t: &Tool) -> Result<Value, PluginError> {
     let parameters: Value = serde_json::from_str(&t.parameters_json).map_err(|e| {
         PluginError::InvalidRequest(format!(
@@ -220,7 +220,8 @@ fn tool(i: usize, t: &Tool) -> Result<Value, PluginError> {
             t.name
         ))
     })?;
-    let mut tool = json!({"type": "function", "name": t.name, "parameters": parameters, "strict": false});
+    let strict = t.strict.unwrap_or(false);
+    let mut tool = json!({"type": "function", "name": t.name, "parameters": parameters, "strict": strict});
     if let Some(d) = &t.description {
         tool["description"] = json!(d);
     }
@@ -422,6 +423,7 @@ mod tests {
             name: "f".into(),
             description: Some("d".into()),
             parameters_json: "{\"type\":\"object\"}".into(),
+            strict: None,
         }];
         req.tool_choice = Some(ToolChoice::Named("f".into()));
         req.parallel_tool_calls = Some(true);
@@ -443,6 +445,10 @@ mod tests {
         );
         assert_eq!(b["tool_choice"], json!({"type": "function", "name": "f"}));
         assert_eq!(b["parallel_tool_calls"], true);
+        // Strict only when the client asked for it.
+        let mut strict = req.clone();
+        strict.tools[0].strict = Some(true);
+        assert_eq!(body(&strict)["tools"][0]["strict"], true);
         assert_eq!(b["reasoning"], json!({"effort": "medium", "summary": "auto"}));
         assert_eq!(b["include"], json!(["reasoning.encrypted_content"]));
         assert_eq!(b["max_output_tokens"], 64);
@@ -470,6 +476,7 @@ mod tests {
             name: "f".into(),
             description: None,
             parameters_json: "{".into(),
+            strict: None,
         }];
         assert!(matches!(encode(&req), Err(PluginError::InvalidRequest(m)) if m.contains("tools[0] (f)")));
     }
