@@ -2,8 +2,10 @@
 //! with the per-request state in one [`RequestCtx`].
 //!
 //! read head → classify endpoint → authenticate → read body → inspect (the client format's
-//! plugin) → route (by model and capabilities) → failover loop → relay (usage tapped by the
-//! upstream format's plugin) → log. Aether reads the whole request body itself before choosing
+//! plugin) → route (by model and capabilities, providers of every format) → failover loop
+//! (each candidate gets the client's own request, or one converted for its format) → relay
+//! (usage tapped by the upstream format's plugin; converted back for the client when the
+//! formats differ) → log. Aether reads the whole request body itself before choosing
 //! an upstream (routing and conversion need it, and Pingora's `ProxyHttp` cannot replay a
 //! body over 64 KiB), then drives Pingora's connectors in its own failover loop.
 
