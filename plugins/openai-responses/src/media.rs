@@ -3,31 +3,11 @@
 //! `filename`), `file_url` or `file_id`.
 
 use aether_plugin_sdk::types::{InlineData, MediaSource};
+// Data URIs and document file names are the same in both OpenAI formats.
+pub use aether_plugin_openai_chat::media::{data_uri, file_name, media_type_of_name, parse_data_uri};
 use serde_json::{Value, json};
 
 use crate::wire::Part;
-
-/// `data:<mime>[;params];base64,<data>` as inline data; `None` for any other string.
-pub fn parse_data_uri(uri: &str) -> Option<InlineData> {
-    let rest = uri.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let mime = meta.strip_suffix(";base64")?;
-    let mime = mime.split(';').next().unwrap_or(mime);
-    Some(InlineData {
-        media_type: if mime.is_empty() {
-            "application/octet-stream"
-        } else {
-            mime
-        }
-        .to_owned(),
-        data: data.to_owned(),
-    })
-}
-
-/// Inline data as a data URI.
-pub fn data_uri(inline: &InlineData) -> String {
-    format!("data:{};base64,{}", inline.media_type, inline.data)
-}
 
 /// The source of an `input_image` part; `None` when it names no image.
 pub fn image_source(part: &Part<'_>) -> Option<MediaSource> {
@@ -74,35 +54,6 @@ pub fn file_part(source: &MediaSource) -> Value {
             "type": "input_file", "filename": file_name(&inline.media_type), "file_data": data_uri(inline),
         }),
         MediaSource::FileId(id) => json!({"type": "input_file", "file_id": id}),
-    }
-}
-
-/// A file name for inline data of a media type.
-pub fn file_name(media_type: &str) -> String {
-    let ext = match media_type {
-        "application/pdf" => "pdf",
-        "text/plain" => "txt",
-        "text/markdown" => "md",
-        "text/html" => "html",
-        "text/csv" => "csv",
-        "application/json" => "json",
-        _ => return "document".to_owned(),
-    };
-    format!("document.{ext}")
-}
-
-/// The media type a file name implies; PDF when it says nothing else (what `input_file` reads).
-pub fn media_type_of_name(name: Option<&str>) -> &'static str {
-    let ext = name
-        .and_then(|n| n.rsplit_once('.'))
-        .map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("txt") => "text/plain",
-        Some("md") => "text/markdown",
-        Some("html" | "htm") => "text/html",
-        Some("csv") => "text/csv",
-        Some("json") => "application/json",
-        _ => "application/pdf",
     }
 }
 
