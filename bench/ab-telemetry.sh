@@ -3,6 +3,11 @@
 # SQLite and one with `[telemetry] sink = "off"`, measured alternately (off, on) ROUNDS
 # times with small non-streaming requests; prints each run and the ratio of the means.
 #
+# It also prints what the usage writer itself costs: the CPU time of the telemetry writer
+# thread and SQLite's worker threads in the `on` gateway, per record written (read from
+# /proc and the admin port's `aether_telemetry_written_total`), which does not depend on
+# how the two cores happened to be shared during a run.
+#
 # Usage: bench/ab-telemetry.sh [rounds] [seconds]
 # Needs: wrk, a release build of aether.
 set -euo pipefail
@@ -18,23 +23,38 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 "$BIN" mock --listen "127.0.0.1:$MOCK" >/dev/null 2>&1 & pids+=($!)
-declare -A PORT
+declare -A PORT ADMIN PID
 for variant in on off; do
-  PORT[$variant]=$(free_port)
+  PORT[$variant]=$(free_port); ADMIN[$variant]=$(free_port)
   sed -e "s/127.0.0.1:9100/127.0.0.1:$MOCK/" -e "s/127.0.0.1:8080/127.0.0.1:${PORT[$variant]}/" \
-      -e "s/127.0.0.1:9090/127.0.0.1:$(free_port)/" conf/examples/local-mock.toml > "$WORK/$variant.toml"
+      -e "s/127.0.0.1:9090/127.0.0.1:${ADMIN[$variant]}/" conf/examples/local-mock.toml > "$WORK/$variant.toml"
   sed -i "s#^\[server\]#[server]\nupgrade_sock = \"$WORK/$variant.sock\"\npid_file = \"$WORK/$variant.pid\"#" "$WORK/$variant.toml"
   if [ "$variant" = on ]; then
     printf '\n[telemetry]\nurl = "sqlite://%s/usage.db"\n' "$WORK" >> "$WORK/$variant.toml"
   else
     printf '\n[telemetry]\nsink = "off"\n' >> "$WORK/$variant.toml"
   fi
-  RUST_LOG=warn "$BIN" serve --config "$WORK/$variant.toml" >/dev/null 2>&1 & pids+=($!)
+  RUST_LOG=warn "$BIN" serve --config "$WORK/$variant.toml" >/dev/null 2>&1 & pids+=($!); PID[$variant]=$!
 done
 for port in $MOCK "${PORT[on]}" "${PORT[off]}"; do
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
 for variant in on off; do wrk -t1 -c8 -d1s -s bench/chat.lua "http://127.0.0.1:${PORT[$variant]}/v1/chat/completions" >/dev/null; done
+
+# CPU ticks of the writer's threads (the writer task's runtime thread, SQLite's workers).
+writer_ticks() {
+  local total=0 task
+  for task in /proc/"${PID[on]}"/task/*; do
+    case "$(cat "$task/comm" 2>/dev/null)" in
+      "BG telemetry wr"*|sqlx-sqlite-wor*)
+        # utime and stime: fields 14 and 15, counted after the parenthesised name.
+        total=$((total + $(sed 's/.*) //' "$task/stat" | awk '{print $12 + $13}'))) ;;
+    esac
+  done
+  echo "$total"
+}
+written() { curl -s "http://127.0.0.1:${ADMIN[on]}/metrics" | awk '/^aether_telemetry_written_total/ {print $2}'; }
+TICKS0=$(writer_ticks); WRITTEN0=$(written)
 
 declare -A SUM=([on]=0 [off]=0)
 for round in $(seq "$ROUNDS"); do
@@ -45,3 +65,6 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 python3 -c "on, off = ${SUM[on]} / $ROUNDS, ${SUM[off]} / $ROUNDS; print(f'mean off {off:.0f} req/s, on {on:.0f} req/s, on/off = {on/off:.3f}x')"
+sleep 1
+TICKS1=$(writer_ticks); WRITTEN1=$(written)
+python3 -c "ticks, rows = $TICKS1 - $TICKS0, $WRITTEN1 - $WRITTEN0; hz = $(getconf CLK_TCK); print(f'usage writer: {rows} records, {ticks / hz:.2f} s of CPU, {ticks / hz / max(rows, 1) * 1e6:.2f} us per record')"

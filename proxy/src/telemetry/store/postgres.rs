@@ -40,6 +40,7 @@ sql_store!(
     PostgresStore,
     sqlx::Postgres,
     "postgres",
+    super::sql::Placeholders::Dollar,
     migrate::POSTGRES,
     Some(migrate::POSTGRES_LOCK)
 );

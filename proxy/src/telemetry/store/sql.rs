@@ -67,17 +67,18 @@ pub const COLUMNS: [&str; 45] = [
     "response_body",
 ];
 
-/// One bound value.
-#[derive(Debug, Clone)]
-pub enum Val {
+/// One bound value, borrowed from the record it belongs to: binding a row copies each
+/// text once (into the driver's arguments), never into an intermediate value first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Val<'a> {
     /// Integer.
     Int(i64),
     /// Nullable integer.
     OptInt(Option<i64>),
     /// Text.
-    Text(String),
+    Text(&'a str),
     /// Nullable text.
-    OptText(Option<String>),
+    OptText(Option<&'a str>),
     /// Boolean.
     Bool(bool),
 }
@@ -86,35 +87,39 @@ fn int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// A record's values, in [`COLUMNS`] order.
-pub fn row_values(r: &UsageRecord, instance: &str, now: UnixMillis) -> Vec<Val> {
+/// A record's `attempts` column: its candidates as a JSON array.
+pub fn attempts_json(r: &UsageRecord) -> String {
+    serde_json::to_string(&r.attempts).unwrap_or_else(|_| "[]".into())
+}
+
+/// A record's values, in [`COLUMNS`] order; `attempts` is [`attempts_json`] of the record.
+pub fn row_values<'a>(r: &'a UsageRecord, instance: &'a str, now: UnixMillis, attempts: &'a str) -> [Val<'a>; 45] {
     use Val::*;
     let c = r.cost.as_ref();
     let cost = |f: fn(&Cost) -> NanoUsd| OptInt(c.map(|c| f(c).0));
     let price = |f: fn(&UnitPrices) -> PricePerMTok| OptInt(c.map(|c| int(f(&c.prices).0)));
-    let attempts = serde_json::to_string(&r.attempts).unwrap_or_else(|_| "[]".into());
     let bodies = r.bodies.as_ref();
-    vec![
-        Text(r.request_id.clone()),
-        Text(instance.to_owned()),
+    [
+        Text(&r.request_id),
+        Text(instance),
         Int(r.started_at_ms),
         OptInt(r.finished_at_ms),
         Int(now),
-        OptText(r.client_key.clone()),
-        Text(r.client_format.as_str().to_owned()),
-        OptText(r.upstream_format.map(|f| f.as_str().to_owned())),
-        OptText(r.requested_model.clone()),
-        OptText(r.upstream_model.clone()),
-        OptText(r.provider.clone()),
-        OptText(r.provider_key.clone()),
+        OptText(r.client_key.as_deref()),
+        Text(r.client_format.as_str()),
+        OptText(r.upstream_format.map(|f| f.as_str())),
+        OptText(r.requested_model.as_deref()),
+        OptText(r.upstream_model.as_deref()),
+        OptText(r.provider.as_deref()),
+        OptText(r.provider_key.as_deref()),
         Bool(r.stream),
-        Text(r.status.as_str().to_owned()),
+        Text(r.status.as_str()),
         OptInt(r.http_status.map(i64::from)),
-        OptText(r.error.as_ref().map(|e| e.class.clone())),
-        OptText(r.error.as_ref().map(|e| e.message.clone())),
+        OptText(r.error.as_ref().map(|e| e.class.as_str())),
+        OptText(r.error.as_ref().map(|e| e.message.as_str())),
         OptInt(r.ttfb_ms.map(int)),
         OptInt(r.total_ms.map(int)),
-        Text(r.response_end.as_str().to_owned()),
+        Text(r.response_end.as_str()),
         Int(int(r.usage.input)),
         Int(int(r.usage.output)),
         Int(int(r.usage.cache_creation_5m)),
@@ -138,27 +143,67 @@ pub fn row_values(r: &UsageRecord, instance: &str, now: UnixMillis) -> Vec<Val> 
         OptInt(c.map(|c| c.prices.per_request.0)),
         Int(int(r.attempts.len() as u64)),
         Text(attempts),
-        OptText(bodies.and_then(|b| b.request.clone())),
-        OptText(bodies.and_then(|b| b.response.clone())),
+        OptText(bodies.and_then(|b| b.request.as_deref())),
+        OptText(bodies.and_then(|b| b.response.as_deref())),
     ]
 }
 
-/// `INSERT INTO usage_records (…) ` — the values follow.
-pub fn insert_head() -> String {
-    format!("INSERT INTO usage_records ({}) ", COLUMNS.join(", "))
+/// How a database spells bind parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholders {
+    /// `?` (SQLite).
+    Question,
+    /// `$1`, `$2`, … (PostgreSQL).
+    Dollar,
 }
 
-/// The upsert tail: update every column, unless the stored row is already final. A row
-/// that crash recovery marked failed stays writable: during a graceful upgrade the new
-/// process's recovery may mark requests the old process is still finishing, and their real
-/// record must win.
-pub fn upsert_tail() -> String {
+/// The multi-row upsert for `rows` records. The statement for a full chunk
+/// ([`ROWS_PER_STATEMENT`] rows) is built once per process and shared; only a batch's last,
+/// shorter chunk builds its own.
+pub fn upsert_statement(rows: usize, style: Placeholders) -> std::borrow::Cow<'static, str> {
+    static FULL: [std::sync::OnceLock<String>; 2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    if rows != ROWS_PER_STATEMENT {
+        return build_upsert(rows, style).into();
+    }
+    let slot = match style {
+        Placeholders::Question => &FULL[0],
+        Placeholders::Dollar => &FULL[1],
+    };
+    slot.get_or_init(|| build_upsert(rows, style)).as_str().into()
+}
+
+fn build_upsert(rows: usize, style: Placeholders) -> String {
+    use std::fmt::Write as _;
     let sets: Vec<String> = COLUMNS[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
-    format!(
+    let mut sql = format!("INSERT INTO usage_records ({}) VALUES ", COLUMNS.join(", "));
+    let mut n = 0;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..COLUMNS.len() {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match style {
+                Placeholders::Question => sql.push('?'),
+                Placeholders::Dollar => {
+                    let _ = write!(sql, "${n}");
+                }
+            }
+        }
+        sql.push(')');
+    }
+    // Update every column, unless the stored row is already final. A row that crash
+    // recovery marked failed stays writable: during a graceful upgrade the new process's
+    // recovery may mark requests the old process is still finishing, and their real record
+    // must win.
+    let _ = write!(
+        sql,
         " ON CONFLICT (request_id) DO UPDATE SET {} WHERE usage_records.status IN ('pending', 'streaming') \
          OR usage_records.error_class = '{RECOVERED_CLASS}'",
         sets.join(", ")
-    )
+    );
+    sql
 }
 
 /// Marks a pending record streaming (placeholders in the order ttfb, now, request id).
@@ -358,10 +403,11 @@ pub fn statements(sql: &str) -> Vec<String> {
 }
 
 /// Implements [`super::Store`] for a struct with `pool: sqlx::Pool<$db>` and
-/// `instance: String`, and `$lock` a statement run first in each migration transaction
-/// (an advisory lock for PostgreSQL, `None` for SQLite).
+/// `instance: String`; `$placeholders` is how the database spells bind parameters, and
+/// `$lock` a statement run first in each migration transaction (an advisory lock for
+/// PostgreSQL, `None` for SQLite).
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $kind:literal, $migrations:expr, $lock:expr) => {
+    ($store:ty, $db:ty, $kind:literal, $placeholders:expr, $migrations:expr, $lock:expr) => {
         #[async_trait::async_trait]
         impl $crate::telemetry::store::Store for $store {
             fn kind(&self) -> &'static str {
@@ -412,28 +458,37 @@ macro_rules! sql_store {
                 &self,
                 batch: &$crate::telemetry::store::WriteBatch,
             ) -> Result<(), $crate::telemetry::store::StoreError> {
+                use sqlx::Arguments as _;
                 use $crate::telemetry::store::sql::{self, Val};
                 if batch.is_empty() {
                     return Ok(());
                 }
                 let now = $crate::telemetry::clock::now_ms();
+                let attempts: Vec<String> = batch.records.iter().map(sql::attempts_json).collect();
                 let mut tx = self.pool.begin().await?;
-                let tail = sql::upsert_tail();
-                for chunk in batch.records.chunks(sql::ROWS_PER_STATEMENT) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(sql::insert_head());
-                    q.push_values(chunk, |mut row, record| {
-                        for v in sql::row_values(record, &self.instance, now) {
+                for (chunk, attempts) in batch
+                    .records
+                    .chunks(sql::ROWS_PER_STATEMENT)
+                    .zip(attempts.chunks(sql::ROWS_PER_STATEMENT))
+                {
+                    let statement = sql::upsert_statement(chunk.len(), $placeholders);
+                    let mut args = <$db as sqlx::Database>::Arguments::default();
+                    // One allocation for the chunk's values: grown by doubling instead, the
+                    // vector is reallocated a dozen times per statement.
+                    args.reserve(chunk.len() * sql::COLUMNS.len(), 0);
+                    for (record, attempts) in chunk.iter().zip(attempts) {
+                        for v in sql::row_values(record, &self.instance, now, attempts) {
                             match v {
-                                Val::Int(n) => row.push_bind(n),
-                                Val::OptInt(n) => row.push_bind(n),
-                                Val::Text(s) => row.push_bind(s),
-                                Val::OptText(s) => row.push_bind(s),
-                                Val::Bool(b) => row.push_bind(b),
-                            };
+                                Val::Int(n) => args.add(n),
+                                Val::OptInt(n) => args.add(n),
+                                Val::Text(s) => args.add(s),
+                                Val::OptText(s) => args.add(s),
+                                Val::Bool(b) => args.add(b),
+                            }
+                            .map_err(|e| $crate::telemetry::store::StoreError::from(sqlx::Error::Encode(e)))?;
                         }
-                    });
-                    q.push(&tail);
-                    q.build().execute(&mut *tx).await?;
+                    }
+                    sqlx::query_with(&statement, args).execute(&mut *tx).await?;
                 }
                 for fb in &batch.first_bytes {
                     let [a, b, c, d] = sql::FIRST_BYTE_SQL;
@@ -621,8 +676,31 @@ mod tests {
     #[test]
     fn values_match_columns() {
         let r = UsageRecord::pending("x", WireFormat::Claude, std::time::SystemTime::now());
-        assert_eq!(row_values(&r, "i", 0).len(), COLUMNS.len());
-        assert!(upsert_tail().contains("cost_total_nusd = excluded.cost_total_nusd"));
-        assert!(!upsert_tail().contains("request_id = excluded"));
+        let values = row_values(&r, "i", 0, "[]");
+        assert_eq!(values.len(), COLUMNS.len());
+        assert_eq!(values[0], Val::Text("x"));
+        assert_eq!(
+            values[COLUMNS.iter().position(|c| *c == "attempts").unwrap()],
+            Val::Text("[]")
+        );
+    }
+
+    #[test]
+    fn statements_bind_every_value_and_update_all_but_the_key() {
+        let sql = upsert_statement(2, Placeholders::Dollar);
+        assert!(sql.contains(&format!("${}", 2 * COLUMNS.len())));
+        assert!(!sql.contains(&format!("${}", 2 * COLUMNS.len() + 1)));
+        assert!(sql.contains("cost_total_nusd = excluded.cost_total_nusd"));
+        assert!(!sql.contains("request_id = excluded"));
+        let full = upsert_statement(ROWS_PER_STATEMENT, Placeholders::Question);
+        assert_eq!(full.matches('?').count(), ROWS_PER_STATEMENT * COLUMNS.len());
+        assert!(
+            matches!(full, std::borrow::Cow::Borrowed(_)),
+            "a full chunk's statement is shared"
+        );
+        assert_eq!(
+            upsert_statement(1, Placeholders::Question).matches('?').count(),
+            COLUMNS.len()
+        );
     }
 }

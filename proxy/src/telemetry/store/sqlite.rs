@@ -51,7 +51,14 @@ pub fn open(settings: &TelemetrySection) -> Result<SqliteStore, StoreError> {
     })
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, "sqlite", migrate::SQLITE, None);
+sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "sqlite",
+    super::sql::Placeholders::Question,
+    migrate::SQLITE,
+    None
+);
 
 #[cfg(test)]
 mod tests {
