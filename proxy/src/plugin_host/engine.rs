@@ -5,7 +5,8 @@
 //!
 //! One engine per process, not per gateway: compiled components are cached by content
 //! hash across config reloads and, in the tests, across the many gateways one test binary
-//! starts.
+//! starts. Compiling happens on a short-lived engine of the same settings
+//! ([`compiler`]), so that the compiler's memory does not stay with the process.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -46,21 +47,45 @@ pub fn runtime() -> Result<&'static Runtime, PluginError> {
         .map_err(|e| PluginError::Engine(e.clone()))
 }
 
-fn build() -> wasmtime::Result<Runtime> {
-    let mut pool = PoolingAllocationConfig::default();
-    // Enough slots for every format's warm instances and stream shards, twice over for the
-    // old and new version while a reload drains.
-    pool.total_component_instances(512)
-        .total_core_instances(2048)
-        .total_memories(1024)
-        .total_tables(2048)
-        .max_memory_size(MAX_MEMORY_BYTES);
+/// What an engine is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Runs plugins: the pooling allocator.
+    Run,
+    /// Only compiles: allocates no instances.
+    Compile,
+}
+
+/// The engine settings. Both roles compile the same code: an artifact one compiles, the
+/// other loads.
+fn config(role: Role) -> Config {
     let mut config = Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    if role == Role::Run {
+        let mut pool = PoolingAllocationConfig::default();
+        // Enough slots for every format's warm instances and stream shards, twice over for
+        // the old and new version while a reload drains.
+        pool.total_component_instances(512)
+            .total_core_instances(2048)
+            .total_memories(1024)
+            .total_tables(2048)
+            .max_memory_size(MAX_MEMORY_BYTES);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    let engine = Engine::new(&config)?;
+}
+
+/// A short-lived engine to compile with. Cranelift keeps its per-thread compilation
+/// contexts, sized by the largest function it has compiled, for as long as the engine
+/// lives: tens of megabytes after the built-in plugins. Compiling on an engine that is
+/// dropped afterwards gives that memory back; the artifact is then loaded into the
+/// process's engine ([`super::artifact`]).
+pub fn compiler() -> wasmtime::Result<Engine> {
+    Engine::new(&config(Role::Compile))
+}
+
+fn build() -> wasmtime::Result<Runtime> {
+    let engine = Engine::new(&config(Role::Run))?;
     let mut linker = Linker::new(&engine);
     super::wasi::add_to_linker(&mut linker)?;
     let ticker = engine.weak();
