@@ -405,7 +405,10 @@ async fn hostile_plugins_fail_only_their_own_request() {
             "",
         )
         + &format!(
-            "[plugins]\ndir = \"{}\"\ncall_timeout_ms = 200\nmemory_limit_mb = 64\nwatch_interval_ms = 0\n",
+            // The deadline is wall-clock (epoch ticks): the memory bomb needs about 70 ms to
+            // reach its cap in a debug build on a quiet machine, and must reach it before the
+            // deadline while the other tests of this binary load both cores.
+            "[plugins]\ndir = \"{}\"\ncall_timeout_ms = 1000\nmemory_limit_mb = 64\nwatch_interval_ms = 0\n",
             dir.0.display()
         );
     let gw = start_gateway(&toml).await;
