@@ -110,7 +110,11 @@ fn store_artifact(artifact: &[u8], path: &Path) {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp: PathBuf = path.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per writer: gateways in one process (the tests) may store the same artifact
+        // at once.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp: PathBuf = path.with_extension(format!("tmp{}-{n}", std::process::id()));
         std::fs::write(&tmp, artifact)?;
         std::fs::rename(&tmp, path)
     })();

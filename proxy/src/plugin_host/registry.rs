@@ -51,7 +51,11 @@ impl PluginSettings {
     pub fn from_section(section: &crate::config::file::PluginsSection) -> Self {
         PluginSettings {
             dir: section.dir.as_ref().map(PathBuf::from),
-            cache_dir: section.cache_dir.as_ref().map(PathBuf::from),
+            cache_dir: section
+                .cache_dir
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
             limits: CallLimits {
                 timeout_ms: section.call_timeout_ms,
                 memory_bytes: section.memory_limit_mb << 20,
