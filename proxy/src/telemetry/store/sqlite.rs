@@ -1,5 +1,5 @@
-//! The SQLite store (the default): one file, WAL journal, created with its directory on
-//! first start.
+//! The SQLite store (the default): one file, WAL journal, 16 KiB pages, created with its
+//! directory on first start.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -40,6 +40,10 @@ pub fn open(settings: &TelemetrySection) -> Result<SqliteStore, StoreError> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
+        // Fewer, larger WAL frames per batch: 10-15 % less of SQLite's CPU per record
+        // (benches/telemetry_store.rs). Applies to a database created from now on; SQLite
+        // cannot change the page size of an existing one in WAL mode.
+        .page_size(16384)
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.max_connections)
