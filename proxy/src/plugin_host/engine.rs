@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, ResourceLimiter,
+};
 
 use super::PluginError;
 
@@ -47,6 +49,11 @@ pub fn runtime() -> Result<&'static Runtime, PluginError> {
         .map_err(|e| PluginError::Engine(e.clone()))
 }
 
+/// Set (to anything) in the environment of `aether serve` to have `perf` name the plugins'
+/// functions: the engine writes `/tmp/perf-<pid>.map` as it loads code. For profiling only;
+/// read when the engine is built.
+pub const PERF_MAP_VAR: &str = "AETHER_PLUGIN_PERF_MAP";
+
 /// What an engine is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -61,6 +68,9 @@ enum Role {
 fn config(role: Role) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true).epoch_interruption(true);
+    if std::env::var_os(PERF_MAP_VAR).is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     if role == Role::Run {
         let mut pool = PoolingAllocationConfig::default();
         // Enough slots for every format's warm instances and stream shards, twice over for
