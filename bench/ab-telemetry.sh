@@ -56,15 +56,21 @@ writer_ticks() {
 written() { curl -s "http://127.0.0.1:${ADMIN[on]}/metrics" | awk '/^aether_telemetry_written_total/ {print $2}'; }
 TICKS0=$(writer_ticks); WRITTEN0=$(written)
 
-declare -A SUM=([on]=0 [off]=0)
+declare -A SUM=([on]=0 [off]=0) RPS
+RATIOS=""
 for round in $(seq "$ROUNDS"); do
   for variant in off on; do
     rps=$(wrk -t2 -c64 -d"${SECONDS_PER_RUN}"s -s bench/chat.lua "http://127.0.0.1:${PORT[$variant]}/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
     echo "round $round telemetry $variant: $rps req/s"
     SUM[$variant]=$(python3 -c "print(${SUM[$variant]} + $rps)")
+    RPS[$variant]=$rps
   done
+  RATIOS="$RATIOS $(python3 -c "print(${RPS[on]} / ${RPS[off]})")"
 done
 python3 -c "on, off = ${SUM[on]} / $ROUNDS, ${SUM[off]} / $ROUNDS; print(f'mean off {off:.0f} req/s, on {on:.0f} req/s, on/off = {on/off:.3f}x')"
+# Each round's on/off (the two runs of a round are back to back, so they share the machine's
+# load of the moment), and their median, which one disturbed round does not move.
+python3 -c "import statistics; r = [float(x) for x in '$RATIOS'.split()]; print('per round on/off: ' + ' '.join(f'{x:.3f}' for x in r) + f'; median {statistics.median(r):.3f}x')"
 sleep 1
 TICKS1=$(writer_ticks); WRITTEN1=$(written)
 python3 -c "ticks, rows = $TICKS1 - $TICKS0, $WRITTEN1 - $WRITTEN0; hz = $(getconf CLK_TCK); print(f'usage writer: {rows} records, {ticks / hz:.2f} s of CPU, {ticks / hz / max(rows, 1) * 1e6:.2f} us per record')"
