@@ -15,8 +15,30 @@ use super::super::record::{
 use super::StoreError;
 use crate::format::{ALL_FORMATS, WireFormat};
 
-/// Rows per INSERT statement (well under both databases' bind-parameter limits).
-pub const ROWS_PER_STATEMENT: usize = 200;
+/// Rows per INSERT statement, a power of two (11,520 bind parameters: under both databases'
+/// limits, 32,766 and 65,535).
+pub const ROWS_PER_STATEMENT: usize = 256;
+
+/// How many statement shapes a batch is written with: `ROWS_PER_STATEMENT` rows and each
+/// smaller power of two.
+const SHAPES: usize = ROWS_PER_STATEMENT.trailing_zeros() as usize + 1;
+
+/// The row counts of the statements that write a batch of `n` records: full statements,
+/// then the rest in descending powers of two (a batch of 1,337 is written as 5 × 256, 32, 16,
+/// 8 and 1). Every statement thus has one of a few shapes, each prepared once per
+/// connection and then taken from the driver's statement cache. A last statement sized to
+/// the remainder would be a new statement of up to 255 rows for nearly every batch, since
+/// batches are whatever arrived within a flush interval: SQLite parsing and compiling
+/// thousands of placeholders each time cost more than the rows it inserted.
+pub fn statement_rows(n: usize) -> impl Iterator<Item = usize> {
+    let rest = n % ROWS_PER_STATEMENT;
+    std::iter::repeat_n(ROWS_PER_STATEMENT, n / ROWS_PER_STATEMENT).chain(
+        (0..SHAPES)
+            .rev()
+            .map(|bit| 1 << bit)
+            .filter(move |rows| rest & rows != 0),
+    )
+}
 
 /// The table's columns, in the order of [`row_values`].
 pub const COLUMNS: [&str; 45] = [
@@ -157,19 +179,25 @@ pub enum Placeholders {
     Dollar,
 }
 
-/// The multi-row upsert for `rows` records. The statement for a full chunk
-/// ([`ROWS_PER_STATEMENT`] rows) is built once per process and shared; only a batch's last,
-/// shorter chunk builds its own.
+/// The multi-row upsert for `rows` records. The statements of [`statement_rows`]' shapes
+/// are built once per process and shared; any other row count builds its own.
 pub fn upsert_statement(rows: usize, style: Placeholders) -> std::borrow::Cow<'static, str> {
-    static FULL: [std::sync::OnceLock<String>; 2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
-    if rows != ROWS_PER_STATEMENT {
+    type Built = [std::sync::OnceLock<String>; SHAPES];
+    static BUILT: [Built; 2] = [
+        [const { std::sync::OnceLock::new() }; SHAPES],
+        [const { std::sync::OnceLock::new() }; SHAPES],
+    ];
+    if !rows.is_power_of_two() || rows > ROWS_PER_STATEMENT {
         return build_upsert(rows, style).into();
     }
-    let slot = match style {
-        Placeholders::Question => &FULL[0],
-        Placeholders::Dollar => &FULL[1],
+    let built = match style {
+        Placeholders::Question => &BUILT[0],
+        Placeholders::Dollar => &BUILT[1],
     };
-    slot.get_or_init(|| build_upsert(rows, style)).as_str().into()
+    built[rows.trailing_zeros() as usize]
+        .get_or_init(|| build_upsert(rows, style))
+        .as_str()
+        .into()
 }
 
 fn build_upsert(rows: usize, style: Placeholders) -> String {
@@ -466,12 +494,12 @@ macro_rules! sql_store {
                 let now = $crate::telemetry::clock::now_ms();
                 let attempts: Vec<String> = batch.records.iter().map(sql::attempts_json).collect();
                 let mut tx = self.pool.begin().await?;
-                for (chunk, attempts) in batch
-                    .records
-                    .chunks(sql::ROWS_PER_STATEMENT)
-                    .zip(attempts.chunks(sql::ROWS_PER_STATEMENT))
-                {
-                    let statement = sql::upsert_statement(chunk.len(), $placeholders);
+                let mut start = 0;
+                for rows in sql::statement_rows(batch.records.len()) {
+                    let range = start..start + rows;
+                    start += rows;
+                    let (chunk, attempts) = (&batch.records[range.clone()], &attempts[range]);
+                    let statement = sql::upsert_statement(rows, $placeholders);
                     let mut args = <$db as sqlx::Database>::Arguments::default();
                     // One allocation for the chunk's values: grown by doubling instead, the
                     // vector is reallocated a dozen times per statement.
@@ -702,5 +730,25 @@ mod tests {
             upsert_statement(1, Placeholders::Question).matches('?').count(),
             COLUMNS.len()
         );
+        assert!(matches!(
+            upsert_statement(3, Placeholders::Question),
+            std::borrow::Cow::Owned(_)
+        ));
+    }
+
+    #[test]
+    fn batches_are_written_in_a_few_shapes() {
+        assert_eq!(statement_rows(0).count(), 0);
+        assert_eq!(
+            statement_rows(1337).collect::<Vec<_>>(),
+            [256, 256, 256, 256, 256, 32, 16, 8, 1]
+        );
+        assert_eq!(statement_rows(256).collect::<Vec<_>>(), [256]);
+        for n in [1, 7, 255, 511, 2000, 4097] {
+            let rows: Vec<usize> = statement_rows(n).collect();
+            assert_eq!(rows.iter().sum::<usize>(), n, "{n}");
+            assert!(rows.iter().all(|r| r.is_power_of_two() && *r <= ROWS_PER_STATEMENT));
+            assert!(rows.windows(2).all(|w| w[0] >= w[1]), "{rows:?}");
+        }
     }
 }
