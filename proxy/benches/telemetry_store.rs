@@ -1,16 +1,19 @@
 //! What a usage record costs the store: writes batches of realistic finished records the
-//! way the writer does (one transaction per batch of 2,000) and reports wall time and this
+//! way the writer does (one transaction per batch) and reports wall time and this
 //! process's CPU time per record — the CPU that the usage writer takes from the data plane
 //! on a saturated machine.
 //!
-//! `cargo bench -p aether --bench telemetry_store [-- RECORDS [URL]]` (default 200,000
-//! records into a fresh SQLite file; give a `postgres://` URL to measure PostgreSQL).
+//! `cargo bench -p aether --bench telemetry_store [-- RECORDS [URL] [--batch=N]]` (default
+//! 200,000 records into a fresh SQLite file, 2,000 per batch; give a `postgres://` URL to
+//! measure PostgreSQL). The gateway's batches are whatever arrived within a flush interval,
+//! so batch sizes here vary too, deterministically, between half of N and N.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::time::{Instant, SystemTime};
 
 use aether::format::WireFormat;
+use aether::telemetry::batch::Backlog;
 use aether::telemetry::money::{Multiplier, NanoUsd, PricePerMTok};
 use aether::telemetry::record::UnitPrices;
 use aether::telemetry::store::{self, WriteBatch};
@@ -20,7 +23,7 @@ use aether::telemetry::{AttemptTrace, Cost, ResponseEnd, SinkKind, Status, Telem
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-const BATCH: usize = 2000;
+const DEFAULT_BATCH: usize = 2000;
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
@@ -84,6 +87,9 @@ fn record(n: usize) -> UsageRecord {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let records: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let batch_size: usize = std::env::args()
+        .find_map(|a| a.strip_prefix("--batch=").and_then(|n| n.parse().ok()))
+        .unwrap_or(DEFAULT_BATCH);
     let dir = tempfile::tempdir().unwrap();
     let mut settings = TelemetrySection::default();
     settings.url = args
@@ -97,12 +103,19 @@ async fn main() {
     };
     let store = store::open(&settings).unwrap().unwrap();
     store.migrate().await.unwrap();
-    let batches: Vec<WriteBatch> = (0..records.div_ceil(BATCH))
-        .map(|b| WriteBatch {
-            records: (b * BATCH..((b + 1) * BATCH).min(records)).map(record).collect(),
-            first_bytes: Vec::new(),
-        })
-        .collect();
+    let mut batches: Vec<WriteBatch> = Vec::new();
+    let mut written = 0;
+    while written < records {
+        // Sizes spread over [N/2, N], never twice the same in a row.
+        let size = (batch_size - batches.len() * 97 % (batch_size / 2).max(1)).min(records - written);
+        // Through the writer's backlog, which hands them over as the writer does.
+        let mut backlog = Backlog::default();
+        for n in written..written + size {
+            backlog.record(Box::new(record(n)));
+        }
+        batches.push(backlog.take(usize::MAX));
+        written += size;
+    }
     let (wall, cpu) = (Instant::now(), cpu_seconds());
     for batch in &batches {
         store.write(batch).await.unwrap();
@@ -110,9 +123,10 @@ async fn main() {
     let (wall, cpu) = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     let per = |s: f64| s / records as f64 * 1e6;
     println!(
-        "{} records into {}: {:.2} us wall, {:.2} us CPU per record ({:.0} records/s)",
+        "{} records into {}, batches of up to {}: {:.2} us wall, {:.2} us CPU per record ({:.0} records/s)",
         records,
         store.kind(),
+        batch_size,
         per(wall),
         per(cpu),
         records as f64 / wall

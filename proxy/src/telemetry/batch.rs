@@ -83,20 +83,25 @@ impl Backlog {
         }
     }
 
-    /// Takes up to `max` requests as a write batch.
+    /// Takes up to `max` requests as a write batch, its records in request-id order.
+    ///
+    /// Ids are ordered by time ([`crate::request_id`]), so in id order each row lands at
+    /// the right-hand end of the primary-key index, where SQLite appends to the last page;
+    /// in the map's order the rows of a batch land at random places among each other, and
+    /// every page they fill is split in half.
     pub fn take(&mut self, max: usize) -> WriteBatch {
-        let ids: Vec<String> = self.held.keys().take(max).cloned().collect();
         let mut batch = WriteBatch::default();
-        for id in ids {
-            match self.held.remove(&id) {
-                Some(Held::Record(r)) => batch.records.push(*r),
-                Some(Held::FirstByte(ttfb_ms)) => batch.first_bytes.push(FirstByteUpdate {
-                    request_id: id,
-                    ttfb_ms,
-                }),
-                None => {}
+        let mut taken = 0;
+        for (request_id, held) in self.held.extract_if(|_, _| {
+            taken += 1;
+            taken <= max
+        }) {
+            match held {
+                Held::Record(r) => batch.records.push(*r),
+                Held::FirstByte(ttfb_ms) => batch.first_bytes.push(FirstByteUpdate { request_id, ttfb_ms }),
             }
         }
+        batch.records.sort_unstable_by(|a, b| a.request_id.cmp(&b.request_id));
         batch
     }
 
@@ -160,6 +165,21 @@ mod tests {
         let a = batch.records.iter().find(|r| r.request_id == "a").unwrap();
         assert_eq!((a.status, a.ttfb_ms), (Status::Completed, Some(42)));
         assert!(batch.first_bytes.is_empty());
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn batches_are_taken_in_id_order_and_up_to_max() {
+        let mut b = Backlog::default();
+        for id in ["c", "a", "e", "b", "d"] {
+            b.record(rec(id, Status::Completed));
+        }
+        let first = b.take(3);
+        let ids: Vec<&str> = first.records.iter().map(|r| r.request_id.as_str()).collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.take(3).records.len(), 2);
         assert!(b.is_empty());
     }
 
