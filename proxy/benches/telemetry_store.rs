@@ -4,7 +4,7 @@
 //! on a saturated machine.
 //!
 //! `cargo bench -p aether --bench telemetry_store [-- RECORDS [URL] [--batch=N]]` (default
-//! 200,000 records into a fresh SQLite file, 2,000 per batch; give a `postgres://` URL to
+//! 200,000 records into a fresh SQLite file, batches of up to N = 2,000; give a `postgres://` URL to
 //! measure PostgreSQL). The gateway's batches are whatever arrived within a flush interval,
 //! so batch sizes here vary too, deterministically, between half of N and N.
 
@@ -89,7 +89,8 @@ async fn main() {
     let records: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let batch_size: usize = std::env::args()
         .find_map(|a| a.strip_prefix("--batch=").and_then(|n| n.parse().ok()))
-        .unwrap_or(DEFAULT_BATCH);
+        .unwrap_or(DEFAULT_BATCH)
+        .max(1);
     let dir = tempfile::tempdir().unwrap();
     let mut settings = TelemetrySection::default();
     settings.url = args
