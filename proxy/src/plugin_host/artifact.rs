@@ -74,10 +74,7 @@ pub fn compile(
 /// artifact not load (an engine setting that differs between the two), the component is
 /// compiled on `engine` itself.
 fn compile_compact(engine: &Engine, bytes: &[u8], disk_path: Option<&Path>) -> Result<Component, LoadError> {
-    let artifact = super::engine::compiler()
-        .and_then(|compiler| Component::new(&compiler, bytes))
-        .and_then(|compiled| compiled.serialize())
-        .map_err(|e| classify(&e))?;
+    let artifact = compile_apart(bytes).map_err(|e| classify(&e))?;
     // SAFETY: see the module docs: these are the bytes this process serialised a moment ago
     // from the component it compiled.
     match unsafe { Component::deserialize(engine, &artifact) } {
@@ -96,6 +93,12 @@ fn compile_compact(engine: &Engine, bytes: &[u8], disk_path: Option<&Path>) -> R
             Ok(component)
         }
     }
+}
+
+/// The artifact of `bytes` compiled on a throwaway engine.
+fn compile_apart(bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    let compiler = super::engine::compiler()?;
+    Component::new(&compiler, bytes)?.serialize()
 }
 
 fn classify(e: &wasmtime::Error) -> LoadError {
@@ -157,10 +160,7 @@ mod tests {
             compile(engine, &bytes, &hash, Some(dir.path())).unwrap().1,
             Origin::Disk
         );
-        let apart = super::super::engine::compiler()
-            .and_then(|compiler| Component::new(&compiler, &bytes))
-            .and_then(|c| c.serialize())
-            .unwrap();
+        let apart = compile_apart(&bytes).unwrap();
         assert!(
             unsafe { Component::deserialize(engine, &apart) }.is_ok(),
             "what the compile-only engine builds loads into the running engine"
