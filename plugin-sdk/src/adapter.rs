@@ -7,10 +7,10 @@ use std::marker::PhantomData;
 
 use crate::bindings::exports::aether::plugin::format::{Guest, GuestStreamDecoder, GuestStreamEncoder, GuestUsageTap};
 use crate::types::{
-    ChatRequest, ChatResponse, EncodedRequest, ErrorInfo, Inspection, PluginError, PluginIdentity, RequestHead,
-    SseEvent, StreamEvent, TestCase, UsageReport,
+    ChatRequest, ChatResponse, Decoded, Encoded, EncodedRequest, ErrorInfo, Inspection, PluginError, PluginIdentity,
+    RequestHead, SpliceKey, SseEvent, StreamEvent, TestCase, UsageReport,
 };
-use crate::{CONTRACT_VERSION, FormatPlugin, StreamDecode, StreamEncode, usage};
+use crate::{CONTRACT_VERSION, FormatPlugin, StreamDecode, StreamEncode, splice, usage};
 
 /// The exported component for plugin `P`.
 pub struct Export<P>(PhantomData<P>);
@@ -115,8 +115,17 @@ impl<P: FormatPlugin> GuestStreamDecoder for Decoder<P> {
         }
     }
 
-    fn push(&self, event: SseEvent) -> Result<Vec<StreamEvent>, PluginError> {
-        self.inner.borrow_mut().push(&event)
+    fn push(&self, event: SseEvent) -> Result<Decoded, PluginError> {
+        let mut inner = self.inner.borrow_mut();
+        let events = inner.push(&event)?;
+        // Only a lone delta can be spliced, and only by a splice that reproduces it.
+        let splice = match events.as_slice() {
+            [only] if splice::key_of(only).is_some() => {
+                inner.splice(&event).filter(|s| splice::reproduces(s, &event, only))
+            }
+            _ => None,
+        };
+        Ok(Decoded { events, splice })
     }
 
     fn finish(&self) -> Result<Vec<StreamEvent>, PluginError> {
@@ -138,8 +147,11 @@ impl<P: FormatPlugin> GuestStreamEncoder for Encoder<P> {
         }
     }
 
-    fn push(&self, events: Vec<StreamEvent>) -> Result<Vec<u8>, PluginError> {
-        self.inner.borrow_mut().push(&events)
+    fn push(&self, events: Vec<StreamEvent>, splice_for: Option<SpliceKey>) -> Result<Encoded, PluginError> {
+        let mut inner = self.inner.borrow_mut();
+        let bytes = inner.push(&events)?;
+        let splice = splice_for.and_then(|key| inner.splice(key).filter(|s| s.key == key));
+        Ok(Encoded { bytes, splice })
     }
 
     fn finish(&self) -> Result<Vec<u8>, PluginError> {

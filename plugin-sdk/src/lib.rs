@@ -35,6 +35,7 @@ pub mod bindings;
 pub mod errors;
 pub mod harness;
 pub mod json;
+pub mod splice;
 pub mod sse;
 pub mod usage;
 
@@ -44,12 +45,12 @@ pub mod types {
 }
 
 use types::{
-    ChatRequest, ChatResponse, EncodedRequest, ErrorInfo, Inspection, PluginError, RequestHead, SseEvent, StreamEvent,
-    TestCase, UsageReport,
+    ChatRequest, ChatResponse, DecodeSplice, EncodeSplice, EncodedRequest, ErrorInfo, Inspection, PluginError,
+    RequestHead, SpliceKey, SseEvent, StreamEvent, TestCase, UsageReport,
 };
 
 /// The contract version this SDK implements (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 /// One wire format, as a plugin. Associated functions, no `self`: a plugin keeps per-stream
 /// state in its [`StreamDecode`] / [`StreamEncode`] objects and in the [`UsageReport`] its
@@ -143,6 +144,14 @@ pub trait FormatPlugin: 'static {
 pub trait StreamDecode {
     /// One upstream event in, zero or more IR events out.
     fn push(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, PluginError>;
+    /// Asked right after a [`StreamDecode::push`] of `event` that decoded to one lone delta:
+    /// a splice for events like it (see [`splice`]), if the decoder would decode every such
+    /// event to one delta of the same block and stay as it is. Default: none, and every
+    /// event goes through `push`.
+    fn splice(&self, event: &SseEvent) -> Option<DecodeSplice> {
+        let _ = event;
+        None
+    }
     /// The upstream stream ended.
     fn finish(&mut self) -> Result<Vec<StreamEvent>, PluginError> {
         Ok(Vec::new())
@@ -153,6 +162,12 @@ pub trait StreamDecode {
 pub trait StreamEncode {
     /// IR events in, framed SSE bytes out.
     fn push(&mut self, events: &[StreamEvent]) -> Result<Vec<u8>, PluginError>;
+    /// Asked right after a [`StreamEncode::push`]: how a delta of `key` would be written
+    /// from here (see [`splice`]), if writing one leaves the encoder as it is. Default: none.
+    fn splice(&self, key: SpliceKey) -> Option<EncodeSplice> {
+        let _ = key;
+        None
+    }
     /// The stream ended: the closing events, if the format has any.
     fn finish(&mut self) -> Result<Vec<u8>, PluginError> {
         Ok(Vec::new())

@@ -9,7 +9,8 @@
 
 use std::hint::black_box;
 
-use aether::conversion::{response, stream::StreamConverter};
+use aether::conversion::response;
+use aether::conversion::stream::{Splicing, StreamConverter};
 use aether::format::WireFormat;
 use aether::plugin_host::{PluginSettings, Plugins};
 use aether_plugin_claude::Claude;
@@ -40,18 +41,25 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for (name, format) in [("gemini", WireFormat::Gemini), ("claude", WireFormat::Claude)] {
         let client = plugins.get(format);
-        let mut converter = StreamConverter::open(&openai, &client, "m").unwrap();
-        converter.push_block(&block(1)).unwrap();
-        let one = block(1);
-        group.bench_function(format!("wasm, to {name}, one event per block"), |b| {
-            b.iter(|| black_box(converter.push_block(&one).unwrap()));
-        });
-        let ten = block(10);
-        group.throughput(Throughput::Elements(10));
-        group.bench_function(format!("wasm, to {name}, ten events per block"), |b| {
-            b.iter(|| black_box(converter.push_block(&ten).unwrap()));
-        });
-        group.throughput(Throughput::Elements(1));
+        for (path, splicing) in [("spliced", Splicing::On), ("through the plugins", Splicing::Off)] {
+            let mut converter = StreamConverter::open_with(&openai, &client, "m", splicing).unwrap();
+            converter.push_block(&block(1)).unwrap();
+            let one = block(1);
+            group.bench_function(format!("wasm, to {name}, one event per block, {path}"), |b| {
+                b.iter(|| black_box(converter.push_block(&one).unwrap()));
+            });
+            let ten = block(10);
+            group.throughput(Throughput::Elements(10));
+            group.bench_function(format!("wasm, to {name}, ten events per block, {path}"), |b| {
+                b.iter(|| black_box(converter.push_block(&ten).unwrap()));
+            });
+            group.throughput(Throughput::Elements(1));
+            let expected = match splicing {
+                Splicing::On => 1,
+                Splicing::Off => 0,
+            };
+            assert_eq!(converter.spliced().min(1), expected, "{name}, {path}");
+        }
     }
     let event = sdk::SseEvent {
         name: None,

@@ -78,3 +78,102 @@ fn the_corpus_passes_through_the_wasm_host_and_agrees_with_the_native_run() {
         failures.join("\n")
     );
 }
+
+/// A stream case's upstream events as the bytes of one read.
+fn as_block(events: &[aether::plugin_host::bindings::types::SseEvent]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for event in events {
+        if let Some(name) = &event.name {
+            block.extend_from_slice(format!("event: {name}\n").as_bytes());
+        }
+        for line in event.data.split('\n') {
+            block.extend_from_slice(format!("data: {line}\n").as_bytes());
+        }
+        block.push(b'\n');
+    }
+    block
+}
+
+#[test]
+fn spliced_streams_are_the_streams_the_plugins_write() {
+    use aether::conversion::stream::{Splicing, StreamConverter};
+    use aether::plugin_host::bindings::types::TestCheck;
+
+    let plugins = Plugins::load(PluginSettings {
+        watch: Watch::Off,
+        ..PluginSettings::default()
+    })
+    .unwrap();
+    let mut failures = Vec::new();
+    let mut spliced_by_pair = std::collections::BTreeMap::new();
+    for file in aether_conformance::load().unwrap() {
+        if file.from == file.to {
+            continue;
+        }
+        let from = plugins.get(WireFormat::parse(&file.from).unwrap());
+        let to = plugins.get(WireFormat::parse(&file.to).unwrap());
+        for case in &file.cases {
+            let TestCheck::ConvertStream(case_stream) = host_check(case) else {
+                continue;
+            };
+            // The corpus's streams are short; each event three times over makes the runs of
+            // like deltas that splices are for (and both paths must still agree on it).
+            let mut tripled = case_stream.clone();
+            tripled.events = case_stream
+                .events
+                .iter()
+                .flat_map(|e| [e.clone(), e.clone(), e.clone()])
+                .collect();
+            for (variant, stream) in [("as written", case_stream), ("each event thrice", tripled)] {
+                let block = as_block(&stream.events);
+                let run = |splicing| {
+                    let mut converter = StreamConverter::open_with(&from, &to, &stream.model, splicing).unwrap();
+                    // Each event on its own and all in one read: the two ways the relay sees them.
+                    let whole = converter.push_block(&block).map(|mut out| {
+                        out.extend(converter.finish().unwrap_or_default());
+                        out
+                    });
+                    let spliced = converter.spliced();
+                    let mut converter = StreamConverter::open_with(&from, &to, &stream.model, splicing).unwrap();
+                    let mut single = Vec::new();
+                    for event in &stream.events {
+                        single.extend(converter.push_event(event).unwrap_or_default());
+                    }
+                    single.extend(converter.finish().unwrap_or_default());
+                    (whole.ok(), single, spliced + converter.spliced())
+                };
+                let (plain_whole, plain_single, none) = run(Splicing::Off);
+                let (whole, single, spliced) = run(Splicing::On);
+                assert_eq!(none, 0, "nothing is spliced with splicing off");
+                *spliced_by_pair
+                    .entry(format!("{}--{}", file.from, file.to))
+                    .or_insert(0) += spliced;
+                let label = format!("{}--{} / {} / {variant}", file.from, file.to, case.name);
+                let json = |bytes: &[u8]| without_clock(aether_plugin_sdk::harness::stream_json(bytes));
+                if whole.as_deref().map(json) != plain_whole.as_deref().map(json) {
+                    failures.push(format!("{label}: one read, spliced and not differ"));
+                }
+                if json(&single) != json(&plain_single) {
+                    failures.push(format!("{label}: event by event, spliced and not differ"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The corpus exercises the fast path wherever both plugins offer splices (the Responses
+    // plugin offers none: its events carry sequence numbers and its closing events repeat
+    // the text).
+    for pair in [
+        "claude--openai-chat",
+        "claude--gemini",
+        "openai-chat--claude",
+        "openai-chat--gemini",
+        "gemini--claude",
+        "gemini--openai-chat",
+    ] {
+        assert!(
+            spliced_by_pair.get(pair).is_some_and(|n| *n > 0),
+            "no event of {pair} was spliced: {spliced_by_pair:?}"
+        );
+    }
+}

@@ -7,11 +7,13 @@
 //! by each such candidate's plugin. A whole answer goes back `decode-response` →
 //! `encode-response`, and an upstream error `decode-error` → `error-body`, under the same
 //! status ([`response`]). A stream goes back one block of upstream events at a time through
-//! a stream decoder and a stream encoder ([`stream::StreamConverter`]). Same-format traffic
-//! never comes here: it is relayed untouched.
+//! a stream decoder and a stream encoder ([`stream::StreamConverter`]), except the events the
+//! plugins' splices cover, which the host converts by copying their text ([`splice`]).
+//! Same-format traffic never comes here: it is relayed untouched.
 
 pub mod request;
 pub mod response;
+pub mod splice;
 pub mod stream;
 
 use thiserror::Error;

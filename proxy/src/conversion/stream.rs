@@ -6,26 +6,60 @@
 //! client. Nothing waits for the end of the stream. Both resources live in their plugins'
 //! shard instances for the stream's whole life, on the plugin versions that were active
 //! when the stream began.
+//!
+//! The fast path: most events of a long stream are one more piece of text for the open
+//! block. When the decoder has offered a splice for events like its last one, and the
+//! encoder (asked for a splice of the same key when its last events were encoded) has
+//! offered one too, an event that fits is converted here by copying its JSON string's body
+//! between the encoder's head and tail, without calling either plugin ([`super::splice`]).
+//! Anything else goes through the plugins, which replaces both splices.
 
 use std::sync::Arc;
 
-use super::{ConversionError, Step, settle};
-use crate::plugin_host::bindings::types::{ErrorInfo, SseEvent, StreamEvent};
+use super::{ConversionError, Step, settle, splice};
+use crate::plugin_host::bindings::types::{DecodeSplice, EncodeSplice, ErrorInfo, SseEvent, StreamEvent};
 use crate::plugin_host::{Plugin, StreamResource};
 use crate::sse;
+
+/// Whether a converter takes the plugins' splices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Splicing {
+    /// Events the splices cover are converted by the host (the request path).
+    On,
+    /// Every event goes through the plugins (to compare the two paths).
+    Off,
+}
 
 /// One stream's decoder and encoder.
 #[derive(Debug)]
 pub struct StreamConverter {
     decoder: StreamResource,
     encoder: StreamResource,
-    /// IR events of the current block, kept to reuse the allocation.
+    /// IR events decoded and not yet encoded (those of the current block).
     pending: Vec<StreamEvent>,
+    /// The decoder's promise about events like its last one, until it is called again.
+    decode_splice: Option<DecodeSplice>,
+    /// The encoder's promise about a delta of the decoder's splice key, until it is called
+    /// again.
+    encode_splice: Option<EncodeSplice>,
+    /// Events converted by splicing, for tests and benchmarks.
+    spliced: u64,
+    splicing: Splicing,
 }
 
 impl StreamConverter {
     /// A converter from `upstream`'s format to `client`'s, whose events report `client_model`.
     pub fn open(upstream: &Arc<Plugin>, client: &Arc<Plugin>, client_model: &str) -> Result<Self, ConversionError> {
+        Self::open_with(upstream, client, client_model, Splicing::On)
+    }
+
+    /// [`StreamConverter::open`], splicing or not.
+    pub fn open_with(
+        upstream: &Arc<Plugin>,
+        client: &Arc<Plugin>,
+        client_model: &str,
+        splicing: Splicing,
+    ) -> Result<Self, ConversionError> {
         let decoder = upstream
             .open_stream_decoder()
             .map_err(|error| ConversionError::Plugin {
@@ -42,44 +76,90 @@ impl StreamConverter {
             decoder,
             encoder,
             pending: Vec::new(),
+            decode_splice: None,
+            encode_splice: None,
+            spliced: 0,
+            splicing,
         })
     }
 
     /// Converts a block of whole upstream events; the client's bytes (possibly none).
     pub fn push_block(&mut self, block: &[u8]) -> Result<Vec<u8>, ConversionError> {
+        let mut out = Vec::new();
         for event in sse::events(block) {
-            let event = SseEvent {
-                name: event.name.map(str::to_owned),
-                data: event.data.into_owned(),
-            };
-            self.push_event(&event)?;
+            self.push(event.name, &event.data, &mut out)?;
         }
-        self.flush()
+        self.flush(&mut out)?;
+        Ok(out)
     }
 
-    /// Decodes one upstream event; its IR events wait for [`StreamConverter::flush`].
-    pub fn push_event(&mut self, event: &SseEvent) -> Result<(), ConversionError> {
-        let events = settle(Step::DecodeStream, self.decoder.decode_push(event))?;
-        self.pending.extend(events);
+    /// Converts one upstream event on its own; the client's bytes.
+    pub fn push_event(&mut self, event: &SseEvent) -> Result<Vec<u8>, ConversionError> {
+        let mut out = Vec::new();
+        self.push(event.name.as_deref(), &event.data, &mut out)?;
+        self.flush(&mut out)?;
+        Ok(out)
+    }
+
+    /// How many events were converted by splicing so far.
+    pub fn spliced(&self) -> u64 {
+        self.spliced
+    }
+
+    /// One upstream event: spliced into `out` when both plugins' splices cover it, else
+    /// decoded, its IR events waiting for [`StreamConverter::flush`].
+    fn push(&mut self, name: Option<&str>, data: &str, out: &mut Vec<u8>) -> Result<(), ConversionError> {
+        if let Some(decode) = &self.decode_splice
+            && let Some(body) = splice::body(decode, name, data)
+        {
+            let key = decode.key;
+            if !self.pending.is_empty() || self.encode_splice.as_ref().is_none_or(|e| e.key != key) {
+                // What came before goes first; the encoder is asked for this key as it does.
+                self.flush(out)?;
+            }
+            if let Some(encode) = self.encode_splice.as_ref().filter(|e| e.key == key) {
+                out.extend_from_slice(&encode.head);
+                out.extend_from_slice(body.as_bytes());
+                out.extend_from_slice(&encode.tail);
+                self.spliced += 1;
+                return Ok(());
+            }
+        }
+        let event = SseEvent {
+            name: name.map(str::to_owned),
+            data: data.to_owned(),
+        };
+        let decoded = settle(Step::DecodeStream, self.decoder.decode_push(&event))?;
+        self.decode_splice = decoded.splice.filter(|_| self.splicing == Splicing::On);
+        self.pending.extend(decoded.events);
         Ok(())
     }
 
-    /// Encodes the IR events decoded since the last flush.
-    pub fn flush(&mut self) -> Result<Vec<u8>, ConversionError> {
+    /// Encodes the IR events decoded since the last flush into `out`, asking the encoder for
+    /// a splice of the decoder's current key.
+    fn flush(&mut self, out: &mut Vec<u8>) -> Result<(), ConversionError> {
         if self.pending.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        let out = settle(Step::EncodeStream, self.encoder.encode_push(&self.pending));
+        let splice_for = self.decode_splice.as_ref().map(|s| s.key);
+        self.encode_splice = None;
+        let encoded = settle(Step::EncodeStream, self.encoder.encode_push(&self.pending, splice_for));
         self.pending.clear();
-        out
+        let encoded = encoded?;
+        self.encode_splice = encoded.splice;
+        out.extend(encoded.bytes);
+        Ok(())
     }
 
     /// The upstream stream ended: what the decoder still had, and the encoder's closing
     /// bytes.
     pub fn finish(&mut self) -> Result<Vec<u8>, ConversionError> {
+        self.decode_splice = None;
         let events = settle(Step::DecodeStream, self.decoder.decode_finish())?;
         self.pending.extend(events);
-        let mut out = self.flush()?;
+        let mut out = Vec::new();
+        self.flush(&mut out)?;
+        self.encode_splice = None;
         out.extend(settle(Step::EncodeStream, self.encoder.encode_finish())?);
         Ok(out)
     }
@@ -87,8 +167,11 @@ impl StreamConverter {
     /// The upstream broke: the client's error event, rendered by the encoder so it fits
     /// the stream so far (a Responses stream still begins with `response.created`).
     pub fn fail(&mut self, info: ErrorInfo) -> Result<Vec<u8>, ConversionError> {
+        self.decode_splice = None;
         self.pending.clear();
         self.pending.push(StreamEvent::Error(info));
-        self.flush()
+        let mut out = Vec::new();
+        self.flush(&mut out)?;
+        Ok(out)
     }
 }

@@ -137,8 +137,7 @@ pub fn convert(from: &Arc<Plugin>, to: &Arc<Plugin>, check: &TestCheck) -> Resul
                 let mut converter = StreamConverter::open(from, to, &case.model)?;
                 let mut out = Vec::new();
                 for event in &case.events {
-                    converter.push_event(event)?;
-                    out.extend(converter.flush()?);
+                    out.extend(converter.push_event(event)?);
                 }
                 out.extend(converter.finish()?);
                 Ok(out)

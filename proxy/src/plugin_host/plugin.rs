@@ -521,11 +521,8 @@ impl StreamResource {
         self.with(|g, s, h| g.usage_tap().call_report(s, h))
     }
 
-    /// Stream decoder: one upstream event.
-    pub fn decode_push(
-        &self,
-        event: &SseEvent,
-    ) -> Result<Result<Vec<types::StreamEvent>, types::PluginError>, PluginError> {
+    /// Stream decoder: one upstream event, and the decoder's splice for events like it.
+    pub fn decode_push(&self, event: &SseEvent) -> Result<Result<types::Decoded, types::PluginError>, PluginError> {
         self.with(|g, s, h| g.stream_decoder().call_push(s, h, event))
     }
 
@@ -534,12 +531,14 @@ impl StreamResource {
         self.with(|g, s, h| g.stream_decoder().call_finish(s, h))
     }
 
-    /// Stream encoder: IR events to client bytes.
+    /// Stream encoder: IR events to client bytes, and the splice of `splice_for` if asked
+    /// and offered.
     pub fn encode_push(
         &self,
         events: &[types::StreamEvent],
-    ) -> Result<Result<Vec<u8>, types::PluginError>, PluginError> {
-        self.with(|g, s, h| g.stream_encoder().call_push(s, h, events))
+        splice_for: Option<types::SpliceKey>,
+    ) -> Result<Result<types::Encoded, types::PluginError>, PluginError> {
+        self.with(|g, s, h| g.stream_encoder().call_push(s, h, events, splice_for))
     }
 
     /// Stream encoder: the closing bytes.

@@ -12,9 +12,13 @@
 //! - A stream that ends before `message_stop` ends with an `error` (502, "upstream stream
 //!   ended early") after its open block is closed.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
+use aether_plugin_sdk::splice::{self, JsonStr};
 use aether_plugin_sdk::types::{
-    BlockDelta, BlockKind, BlockStart, DeltaKind, ErrorClass, ErrorInfo, PluginError, SseEvent, StopReason,
-    StreamEvent, StreamFinish, StreamStart, ToolCallStart, UsageReport,
+    BlockDelta, BlockKind, BlockStart, DecodeSplice, DeltaKind, ErrorClass, ErrorInfo, PluginError, SpliceKey,
+    SseEvent, StopReason, StreamEvent, StreamFinish, StreamStart, ToolCallStart, UsageReport,
 };
 use aether_plugin_sdk::{StreamDecode, sse};
 use serde::Deserialize;
@@ -77,24 +81,40 @@ struct StartBlock {
     input: Option<serde_json::Value>,
 }
 
+/// Borrowed from the event's data, so a delta's text can be found there for a splice.
 #[derive(Deserialize)]
-struct ContentBlockDelta {
+struct ContentBlockDelta<'a> {
     index: u32,
-    delta: Delta,
+    #[serde(borrow)]
+    delta: Delta<'a>,
 }
 
 #[derive(Deserialize)]
-struct Delta {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    thinking: Option<String>,
-    #[serde(default)]
-    signature: Option<String>,
-    #[serde(default)]
-    partial_json: Option<String>,
+struct Delta<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    text: Option<JsonStr<'a>>,
+    #[serde(default, borrow)]
+    thinking: Option<JsonStr<'a>>,
+    #[serde(default, borrow)]
+    signature: Option<JsonStr<'a>>,
+    #[serde(default, borrow)]
+    partial_json: Option<JsonStr<'a>>,
+}
+
+impl<'a> Delta<'a> {
+    /// The delta's string, by its type.
+    fn content(&self) -> Option<(DeltaKind, &'a str)> {
+        let (wrap, field): (fn(String) -> DeltaKind, _) = match self.kind.as_ref() {
+            "text_delta" => (DeltaKind::Text, &self.text),
+            "thinking_delta" => (DeltaKind::Thinking, &self.thinking),
+            "signature_delta" => (DeltaKind::Signature, &self.signature),
+            "input_json_delta" => (DeltaKind::ToolArguments, &self.partial_json),
+            _ => return None,
+        };
+        field.as_ref().map(|f| (wrap(f.to_string()), f.raw()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -170,6 +190,8 @@ pub struct Decoder {
     tools: ToolCalls,
     open: Option<Open>,
     next_index: u32,
+    /// Where the last event's delta string lies in its data, when it decoded to a lone delta.
+    splice_at: Option<(Range<usize>, SpliceKey)>,
 }
 
 impl Default for Decoder {
@@ -193,6 +215,7 @@ impl Decoder {
             tools: ToolCalls::Absent,
             open: None,
             next_index: 0,
+            splice_at: None,
         }
     }
 
@@ -316,21 +339,19 @@ impl Decoder {
         }
     }
 
-    fn block_delta(&mut self, ev: ContentBlockDelta, out: &mut Vec<StreamEvent>) {
+    /// A delta event; where its string lies in `data`, for a splice.
+    fn block_delta(
+        &mut self,
+        data: &str,
+        ev: &ContentBlockDelta<'_>,
+        out: &mut Vec<StreamEvent>,
+    ) -> Option<Range<usize>> {
         if self.open.as_ref().is_none_or(|o| o.upstream != ev.index) {
-            return;
+            return None;
         }
-        let d = ev.delta;
-        let delta = match d.kind.as_str() {
-            "text_delta" => d.text.map(DeltaKind::Text),
-            "thinking_delta" => d.thinking.map(DeltaKind::Thinking),
-            "signature_delta" => d.signature.map(DeltaKind::Signature),
-            "input_json_delta" => d.partial_json.map(DeltaKind::ToolArguments),
-            _ => None,
-        };
-        if let Some(delta) = delta {
-            self.delta(delta, out);
-        }
+        let (delta, source) = ev.delta.content()?;
+        self.delta(delta, out);
+        splice::span(data, source)
     }
 
     fn finish_stream(&mut self, out: &mut Vec<StreamEvent>) {
@@ -346,6 +367,7 @@ impl Decoder {
 impl StreamDecode for Decoder {
     fn push(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, PluginError> {
         let mut out = Vec::new();
+        self.splice_at = None;
         if self.phase == Phase::Done {
             return Ok(out);
         }
@@ -370,7 +392,11 @@ impl StreamDecode for Decoder {
             }
             Some("content_block_delta") => {
                 self.ensure_started(&mut out);
-                self.block_delta(parse(event, "content_block_delta")?, &mut out);
+                let ev: ContentBlockDelta<'_> = serde_json::from_str(&event.data).map_err(|e| {
+                    PluginError::InvalidRequest(format!("the upstream's content_block_delta event is malformed: {e}"))
+                })?;
+                let source = self.block_delta(&event.data, &ev, &mut out);
+                self.splice_at = source.zip(out.first().and_then(splice::key_of));
             }
             Some("content_block_stop") => {
                 let ev: ContentBlockStop = parse(event, "content_block_stop")?;
@@ -400,6 +426,13 @@ impl StreamDecode for Decoder {
             _ => {}
         }
         Ok(out)
+    }
+
+    /// A text, thinking or arguments delta of a block already open in the IR decodes the same
+    /// whatever its string, and changes nothing else.
+    fn splice(&self, event: &SseEvent) -> Option<DecodeSplice> {
+        let (body, key) = self.splice_at.clone()?;
+        splice::decode_splice(event, key, body)
     }
 
     fn finish(&mut self) -> Result<Vec<StreamEvent>, PluginError> {

@@ -14,9 +14,10 @@
 //! - `error` → Anthropic's `error` event; nothing follows it.
 
 use aether_plugin_sdk::types::{
-    BlockKind, DeltaKind, ErrorInfo, PluginError, StreamEvent, StreamFinish, StreamStart, ToolCallStart, Usage,
+    BlockKind, DeltaKind, EncodeSplice, ErrorInfo, PluginError, SpliceKey, SpliceKind, StreamEvent, StreamFinish,
+    StreamStart, ToolCallStart, Usage,
 };
-use aether_plugin_sdk::{StreamEncode, sse, usage as sdk_usage};
+use aether_plugin_sdk::{StreamEncode, splice, sse, usage as sdk_usage};
 use serde::Serialize;
 
 use crate::error;
@@ -303,18 +304,17 @@ impl Encoder {
             return Ok(());
         };
         let (kind, sent) = (open.kind, open.sent);
-        let out_delta = match (kind, delta) {
-            (
-                _,
-                DeltaKind::Text(t) | DeltaKind::Thinking(t) | DeltaKind::Signature(t) | DeltaKind::ToolArguments(t),
-            ) if t.is_empty() => {
-                return Ok(());
+        let out_delta = match delta {
+            DeltaKind::Signature(signature) if kind == Kind::Thinking && !signature.is_empty() => {
+                Some(OutDelta::Signature { signature })
             }
-            (Kind::Text, DeltaKind::Text(text)) => OutDelta::Text { text },
-            (Kind::Thinking, DeltaKind::Thinking(thinking)) => OutDelta::Thinking { thinking },
-            (Kind::Thinking, DeltaKind::Signature(signature)) => OutDelta::Signature { signature },
-            (Kind::ToolUse, DeltaKind::ToolArguments(partial_json)) => OutDelta::InputJson { partial_json },
-            _ => return Ok(()),
+            DeltaKind::Signature(_) => None,
+            DeltaKind::Text(text) => out_delta(kind, SpliceKind::Text, text),
+            DeltaKind::Thinking(text) => out_delta(kind, SpliceKind::Thinking, text),
+            DeltaKind::ToolArguments(text) => out_delta(kind, SpliceKind::ToolArguments, text),
+        };
+        let Some(out_delta) = out_delta else {
+            return Ok(());
         };
         let index = match sent {
             Sent::At(index) => index,
@@ -363,6 +363,20 @@ impl Encoder {
     }
 }
 
+/// The delta a piece of a block's text is in Claude's stream: none for an empty piece, or a
+/// piece of a kind the block does not hold.
+fn out_delta(block: Kind, piece: SpliceKind, text: &str) -> Option<OutDelta<'_>> {
+    if text.is_empty() {
+        return None;
+    }
+    match (block, piece) {
+        (Kind::Text, SpliceKind::Text) => Some(OutDelta::Text { text }),
+        (Kind::Thinking, SpliceKind::Thinking) => Some(OutDelta::Thinking { thinking: text }),
+        (Kind::ToolUse, SpliceKind::ToolArguments) => Some(OutDelta::InputJson { partial_json: text }),
+        _ => None,
+    }
+}
+
 impl StreamEncode for Encoder {
     fn push(&mut self, events: &[StreamEvent]) -> Result<Vec<u8>, PluginError> {
         let mut out = Vec::new();
@@ -387,6 +401,22 @@ impl StreamEncode for Encoder {
             }
         }
         Ok(out)
+    }
+
+    /// A piece of the open block, once its `content_block_start` is out, is one
+    /// `content_block_delta` that changes nothing.
+    fn splice(&self, key: SpliceKey) -> Option<EncodeSplice> {
+        if self.phase != Phase::Streaming {
+            return None;
+        }
+        let open = self.open.as_ref().filter(|o| o.ir_index == key.index)?;
+        let Sent::At(index) = open.sent else {
+            return None;
+        };
+        let delta = out_delta(open.kind, key.kind, splice::PROBE)?;
+        let mut out = Vec::new();
+        Self::block_delta(&mut out, index, delta).ok()?;
+        splice::encode_splice(key, &out)
     }
 }
 

@@ -14,9 +14,12 @@
 //!
 //! Inline data and other part kinds have no stream block in the IR and are dropped.
 
+use std::ops::Range;
+
+use aether_plugin_sdk::splice::{self, JsonStr};
 use aether_plugin_sdk::types::{
-    BlockDelta, BlockKind, BlockStart, DeltaKind, ErrorClass, ErrorInfo, PluginError, SseEvent, StreamEvent,
-    StreamFinish, StreamStart, ToolCallStart, Usage,
+    BlockDelta, BlockKind, BlockStart, DecodeSplice, DeltaKind, ErrorClass, ErrorInfo, PluginError, SpliceKey,
+    SpliceKind, SseEvent, StreamEvent, StreamFinish, StreamStart, ToolCallStart, Usage,
 };
 use aether_plugin_sdk::{StreamDecode, usage as sdk_usage};
 
@@ -59,6 +62,8 @@ pub struct Decoder {
     ids: CallIds,
     calls: Calls,
     usage: Usage,
+    /// Where the last chunk's text lies in its data, when it decoded to a lone delta.
+    splice_at: Option<(Range<usize>, SpliceKey)>,
 }
 
 impl Default for Decoder {
@@ -70,6 +75,7 @@ impl Default for Decoder {
             ids: CallIds::new(Scope::Request),
             calls: Calls::None,
             usage: sdk_usage::zero(),
+            splice_at: None,
         }
     }
 }
@@ -208,8 +214,57 @@ fn delta(index: u32, delta: DeltaKind) -> StreamEvent {
     StreamEvent::BlockDelta(BlockDelta { index, delta })
 }
 
+/// Just the text parts of a chunk, read again (only for a chunk that decoded to a lone
+/// delta) to find where the text lies in the data: the wire types' `Option<Cow<str>>` does
+/// not borrow, so it forgets.
+#[derive(serde::Deserialize)]
+struct TextsOnly<'a> {
+    #[serde(borrow, default)]
+    candidates: Vec<CandidateTexts<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct CandidateTexts<'a> {
+    #[serde(borrow, default)]
+    content: Option<ContentTexts<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ContentTexts<'a> {
+    #[serde(borrow, default)]
+    parts: Vec<PartText<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct PartText<'a> {
+    #[serde(borrow, default)]
+    text: Option<JsonStr<'a>>,
+    #[serde(default)]
+    thought: Option<bool>,
+}
+
+/// The one non-empty text part of a chunk's first candidate, if it has exactly one: where its
+/// body lies in `data`, and whether it is thinking.
+fn lone_text(data: &str) -> Option<(Range<usize>, SpliceKind)> {
+    let chunk: TextsOnly<'_> = serde_json::from_str(data).ok()?;
+    let parts = chunk.candidates.into_iter().next()?.content?.parts;
+    let mut texts = parts
+        .iter()
+        .filter_map(|part| Some((part.text.as_ref().filter(|t| !t.is_empty())?, part.thought)));
+    let (text, thought) = texts.next()?;
+    if texts.next().is_some() {
+        return None;
+    }
+    let kind = match thought {
+        Some(true) => SpliceKind::Thinking,
+        _ => SpliceKind::Text,
+    };
+    Some((splice::span(data, text.raw())?, kind))
+}
+
 impl StreamDecode for Decoder {
     fn push(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, PluginError> {
+        self.splice_at = None;
         let data = event.data.trim();
         if self.phase == Phase::Done || data.is_empty() || data == "[DONE]" {
             return Ok(Vec::new());
@@ -219,7 +274,22 @@ impl StreamDecode for Decoder {
         })?;
         let mut out = Vec::new();
         self.chunk(chunk, &mut out);
+        if let [only] = out.as_slice()
+            && let Some(key) = splice::key_of(only)
+            && let Some((body, kind)) = lone_text(&event.data)
+            && kind == key.kind
+        {
+            self.splice_at = Some((body, key));
+        }
         Ok(out)
+    }
+
+    /// A chunk that is one more text (or thought) part of the open block decodes the same
+    /// whatever the text: the stream has started, the block is open, and the chunk's usage,
+    /// the same in every such chunk, replaces itself.
+    fn splice(&self, event: &SseEvent) -> Option<DecodeSplice> {
+        let (body, key) = self.splice_at.clone()?;
+        splice::decode_splice(event, key, body)
     }
 
     fn finish(&mut self) -> Result<Vec<StreamEvent>, PluginError> {
@@ -385,5 +455,30 @@ mod tests {
             })
             .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod splice_tests {
+    use super::*;
+
+    #[test]
+    fn a_lone_text_chunk_offers_a_splice() {
+        let chunk = r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"Hello"}]},"index":0}],"modelVersion":"g","responseId":"r","usageMetadata":{"promptTokenCount":7,"totalTokenCount":7}}"#;
+        let event = SseEvent {
+            name: None,
+            data: chunk.into(),
+        };
+        let mut d = Decoder::default();
+        assert_eq!(d.push(&event).unwrap().len(), 3);
+        assert!(
+            d.splice(&event).is_none(),
+            "the first chunk starts the stream and the block"
+        );
+        let again = d.push(&event).unwrap();
+        assert_eq!(again.len(), 1);
+        let splice = d.splice(&event).expect("a lone text delta offers a splice");
+        assert!(splice::reproduces(&splice, &event, &again[0]));
+        assert!(splice.head.ends_with(r#"{"text":""#));
     }
 }

@@ -17,8 +17,10 @@
 
 use std::borrow::Cow;
 
-use aether_plugin_sdk::types::{BlockKind, DeltaKind, PluginError, StreamEvent, Usage};
-use aether_plugin_sdk::{StreamEncode, sse, usage as sdk_usage};
+use aether_plugin_sdk::types::{
+    BlockKind, DeltaKind, EncodeSplice, PluginError, SpliceKey, SpliceKind, StreamEvent, Usage,
+};
+use aether_plugin_sdk::{StreamEncode, splice, sse, usage as sdk_usage};
 
 use crate::error;
 use crate::finish_reason;
@@ -234,6 +236,24 @@ impl StreamEncode for Encoder {
             self.event(event, &mut out)?;
         }
         Ok(out)
+    }
+
+    /// A piece of an open text block with no signature waiting, or of a thinking block that
+    /// has said something, is one chunk that changes nothing. Tool-call arguments are kept
+    /// until the call stops, so they have no splice.
+    fn splice(&self, key: SpliceKey) -> Option<EncodeSplice> {
+        let (index, open) = self.open.as_ref()?;
+        if self.phase != Phase::Streaming || *index != key.index {
+            return None;
+        }
+        let part = match (open, key.kind) {
+            (Open::Text, SpliceKind::Text) if self.pending_signature.is_none() => Part::text(splice::PROBE),
+            (Open::Thinking(Said::Text), SpliceKind::Thinking) => Part::thought(splice::PROBE),
+            _ => return None,
+        };
+        let mut out = Vec::new();
+        self.chunk(vec![part], None, &mut out).ok()?;
+        splice::encode_splice(key, &out)
     }
 }
 

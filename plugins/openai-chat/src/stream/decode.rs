@@ -12,13 +12,14 @@
 //!   `finish_reason` ends with an `error` (internal, 502).
 
 use std::borrow::Cow;
+use std::ops::Range;
 
-use aether_plugin_sdk::StreamDecode;
+use aether_plugin_sdk::splice::{self, JsonStr};
 use aether_plugin_sdk::types::{
-    BlockDelta, BlockKind, BlockStart, DeltaKind, ErrorClass, ErrorInfo, PluginError, SseEvent, StopReason,
-    StreamEvent, StreamFinish, StreamStart, ToolCallStart, Usage,
+    BlockDelta, BlockKind, BlockStart, DecodeSplice, DeltaKind, ErrorClass, ErrorInfo, PluginError, SpliceKey,
+    SpliceKind, SseEvent, StopReason, StreamEvent, StreamFinish, StreamStart, ToolCallStart, Usage,
 };
-use aether_plugin_sdk::usage;
+use aether_plugin_sdk::{StreamDecode, usage};
 use serde::Deserialize;
 
 use crate::error::WireError;
@@ -52,14 +53,14 @@ struct Choice<'a> {
 #[derive(Deserialize)]
 struct Delta<'a> {
     #[serde(borrow, default)]
-    content: Option<Cow<'a, str>>,
+    content: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    reasoning_content: Option<Cow<'a, str>>,
+    reasoning_content: Option<JsonStr<'a>>,
     /// OpenRouter and others name it `reasoning`.
     #[serde(borrow, default)]
-    reasoning: Option<Cow<'a, str>>,
+    reasoning: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    refusal: Option<Cow<'a, str>>,
+    refusal: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     tool_calls: Vec<ToolCallDelta<'a>>,
 }
@@ -79,7 +80,7 @@ struct FunctionDelta<'a> {
     #[serde(borrow, default)]
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    arguments: Option<Cow<'a, str>>,
+    arguments: Option<JsonStr<'a>>,
 }
 
 /// The kind of the block that is open.
@@ -112,6 +113,8 @@ pub struct Decoder {
     usage: Usage,
     /// The tool calls opened so far: upstream `tool_calls` index → IR block index.
     tools: Vec<(u32, u32)>,
+    /// Where the last chunk's delta string lies in its data, when it decoded to a lone delta.
+    splice_at: Option<(Range<usize>, SpliceKey)>,
 }
 
 impl Default for Decoder {
@@ -124,6 +127,7 @@ impl Default for Decoder {
             finish_reason: None,
             usage: usage::zero(),
             tools: Vec::new(),
+            splice_at: None,
         }
     }
 }
@@ -244,9 +248,26 @@ impl Decoder {
     }
 }
 
+/// The string a chunk's lone delta of `key` came from: the first choice's content (or
+/// refusal), reasoning, or the one tool call's arguments fragment.
+fn delta_source<'d>(chunk: &Chunk<'d>, key: SpliceKey) -> Option<&'d str> {
+    let choice = chunk.choices.iter().find(|c| c.index == 0)?;
+    let delta = choice.delta.as_ref()?;
+    let non_empty = |s: &Option<JsonStr<'d>>| s.as_ref().filter(|t| !t.is_empty()).map(JsonStr::raw);
+    match key.kind {
+        SpliceKind::Text => non_empty(&delta.content).or_else(|| non_empty(&delta.refusal)),
+        SpliceKind::Thinking => non_empty(&delta.reasoning_content).or_else(|| non_empty(&delta.reasoning)),
+        SpliceKind::ToolArguments => delta
+            .tool_calls
+            .iter()
+            .find_map(|call| call.function.as_ref().and_then(|f| non_empty(&f.arguments))),
+    }
+}
+
 impl StreamDecode for Decoder {
     fn push(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, PluginError> {
         let mut out = Vec::new();
+        self.splice_at = None;
         if self.phase == Phase::Ended {
             return Ok(out);
         }
@@ -278,7 +299,22 @@ impl StreamDecode for Decoder {
         for choice in chunk.choices.iter().filter(|c| c.index == 0) {
             self.choice(choice, &mut out);
         }
+        if let [only] = out.as_slice()
+            && let Some(key) = splice::key_of(only)
+        {
+            self.splice_at = delta_source(&chunk, key)
+                .and_then(|source| splice::span(&event.data, source))
+                .map(|body| (body, key));
+        }
         Ok(out)
+    }
+
+    /// A chunk that is one more string for the open block decodes the same whatever the
+    /// string: the stream has started, the block is open, and its usage (if any) is raised to
+    /// what it already was.
+    fn splice(&self, event: &SseEvent) -> Option<DecodeSplice> {
+        let (body, key) = self.splice_at.clone()?;
+        splice::decode_splice(event, key, body)
     }
 
     fn finish(&mut self) -> Result<Vec<StreamEvent>, PluginError> {

@@ -7,8 +7,8 @@
 //! delta and the `finish_reason`, then the usage chunk (`choices: []`); `[DONE]` from
 //! `finish()`. An IR `error` is `data: {"error": {...}}`, and nothing follows it.
 
-use aether_plugin_sdk::types::{DeltaKind, PluginError, StreamEvent, Usage};
-use aether_plugin_sdk::{StreamEncode, sse};
+use aether_plugin_sdk::types::{DeltaKind, EncodeSplice, PluginError, SpliceKey, SpliceKind, StreamEvent, Usage};
+use aether_plugin_sdk::{StreamEncode, splice, sse};
 use serde::Serialize;
 
 use crate::response::{chat_id, now};
@@ -178,33 +178,16 @@ impl Encoder {
             }
             StreamEvent::BlockDelta(block) => {
                 self.begin(out)?;
-                let delta = match &block.delta {
-                    DeltaKind::Text(text) if !text.is_empty() => Delta {
-                        content: Some(text),
-                        ..Delta::default()
-                    },
-                    DeltaKind::Thinking(text) if !text.is_empty() => Delta {
-                        reasoning_content: Some(text),
-                        ..Delta::default()
-                    },
-                    DeltaKind::ToolArguments(arguments) if !arguments.is_empty() => {
-                        let Some(&(_, tool_index)) = self.tools.iter().find(|(ir, _)| *ir == block.index) else {
-                            return Ok(());
-                        };
-                        Delta {
-                            tool_calls: Some([ToolCallDelta {
-                                index: tool_index,
-                                id: None,
-                                kind: None,
-                                function: FunctionDelta { name: None, arguments },
-                            }]),
-                            ..Delta::default()
-                        }
-                    }
-                    // Signatures have no Chat Completions form (README); empty deltas say nothing.
-                    _ => return Ok(()),
+                let piece = match &block.delta {
+                    DeltaKind::Text(text) => Some((SpliceKind::Text, text)),
+                    DeltaKind::Thinking(text) => Some((SpliceKind::Thinking, text)),
+                    DeltaKind::ToolArguments(arguments) => Some((SpliceKind::ToolArguments, arguments)),
+                    // Signatures have no Chat Completions form (README).
+                    DeltaKind::Signature(_) => None,
                 };
-                self.write(out, Some(delta), None, None)?;
+                if let Some(delta) = piece.and_then(|(kind, text)| self.piece(kind, block.index, text)) {
+                    self.write(out, Some(delta), None, None)?;
+                }
             }
             StreamEvent::BlockStop(_) => {}
             StreamEvent::Finish(finish) => {
@@ -227,6 +210,41 @@ impl Encoder {
     }
 }
 
+impl Encoder {
+    /// The chunk delta for a piece of block `index`'s text; none for an empty piece (which
+    /// says nothing) or arguments of a tool call never opened.
+    fn piece<'a>(&self, kind: SpliceKind, index: u32, text: &'a str) -> Option<Delta<'a>> {
+        if text.is_empty() {
+            return None;
+        }
+        Some(match kind {
+            SpliceKind::Text => Delta {
+                content: Some(text),
+                ..Delta::default()
+            },
+            SpliceKind::Thinking => Delta {
+                reasoning_content: Some(text),
+                ..Delta::default()
+            },
+            SpliceKind::ToolArguments => {
+                let &(_, tool_index) = self.tools.iter().find(|(ir, _)| *ir == index)?;
+                Delta {
+                    tool_calls: Some([ToolCallDelta {
+                        index: tool_index,
+                        id: None,
+                        kind: None,
+                        function: FunctionDelta {
+                            name: None,
+                            arguments: text,
+                        },
+                    }]),
+                    ..Delta::default()
+                }
+            }
+        })
+    }
+}
+
 impl StreamEncode for Encoder {
     fn push(&mut self, events: &[StreamEvent]) -> Result<Vec<u8>, PluginError> {
         let mut out = Vec::new();
@@ -237,6 +255,17 @@ impl StreamEncode for Encoder {
             self.event(event, &mut out)?;
         }
         Ok(out)
+    }
+
+    /// Once the first chunk is out, a piece of text is one chunk that changes nothing.
+    fn splice(&self, key: SpliceKey) -> Option<EncodeSplice> {
+        if self.phase != Phase::Streaming {
+            return None;
+        }
+        let delta = self.piece(key.kind, key.index, splice::PROBE)?;
+        let mut out = Vec::new();
+        self.write(&mut out, Some(delta), None, None).ok()?;
+        splice::encode_splice(key, &out)
     }
 
     fn finish(&mut self) -> Result<Vec<u8>, PluginError> {

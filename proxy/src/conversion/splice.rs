@@ -1,0 +1,104 @@
+//! The host's side of splices (the stream fast path of the plugin contract): whether an
+//! upstream event fits the decoder's splice, and the JSON string body it carries.
+//!
+//! A decoder's splice promises that an event of its name whose data is `head` + S + `tail`,
+//! S the body of a JSON string, is one delta of S unescaped; an encoder's, that it writes
+//! that delta as its `head` + S + its `tail`. Both sides are JSON, so S goes from one to the
+//! other as it is, escapes and all, once it is checked to be a string body: no unescaped
+//! quote or control character, only JSON's escapes, surrogates in pairs. An event that does
+//! not fit goes through the plugins as any other.
+
+use crate::plugin_host::bindings::types::DecodeSplice;
+
+/// The string body `data` carries in the splice's place, if the event fits it.
+pub fn body<'d>(splice: &DecodeSplice, name: Option<&str>, data: &'d str) -> Option<&'d str> {
+    if splice.name.as_deref() != name || data.len() <= splice.head.len() + splice.tail.len() {
+        return None;
+    }
+    let body = data
+        .strip_prefix(splice.head.as_str())?
+        .strip_suffix(splice.tail.as_str())?;
+    is_string_body(body.as_bytes()).then_some(body)
+}
+
+/// Whether `bytes` is what may stand between a JSON string's quotes.
+fn is_string_body(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' | 0..0x20 => return false,
+            b'\\' => match bytes.get(i + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => match unicode_escape(bytes, i) {
+                    Some(len) => i += len,
+                    None => return false,
+                },
+                _ => return false,
+            },
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// The length of the `\uXXXX` escape at `at` (twelve bytes for a surrogate pair), or `None`
+/// when it is malformed or a lone surrogate.
+fn unicode_escape(bytes: &[u8], at: usize) -> Option<usize> {
+    let unit = |at: usize| -> Option<u16> {
+        let hex = bytes.get(at + 2..at + 6)?;
+        if bytes.get(at..at + 2)? != b"\\u" {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    };
+    match unit(at)? {
+        0xD800..=0xDBFF => matches!(unit(at + 6)?, 0xDC00..=0xDFFF).then_some(12),
+        0xDC00..=0xDFFF => None,
+        _ => Some(6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin_host::bindings::types::{SpliceKey, SpliceKind};
+
+    fn splice() -> DecodeSplice {
+        DecodeSplice {
+            key: SpliceKey {
+                kind: SpliceKind::Text,
+                index: 0,
+            },
+            name: None,
+            head: r#"{"d":""#.into(),
+            tail: r#"","n":1}"#.into(),
+        }
+    }
+
+    #[test]
+    fn an_event_of_the_same_shape_fits() {
+        let s = splice();
+        assert_eq!(body(&s, None, r#"{"d":"hi there","n":1}"#), Some("hi there"));
+        assert_eq!(
+            body(&s, None, r#"{"d":"a\"b\\n\u00e9\ud83d\ude00","n":1}"#),
+            Some(r#"a\"b\\n\u00e9\ud83d\ude00"#)
+        );
+    }
+
+    #[test]
+    fn anything_else_does_not() {
+        let s = splice();
+        // Another name, another shape, an empty body.
+        assert_eq!(body(&s, Some("delta"), r#"{"d":"hi","n":1}"#), None);
+        assert_eq!(body(&s, None, r#"{"d":"hi","n":2}"#), None);
+        assert_eq!(body(&s, None, r#"{"d":"","n":1}"#), None);
+        // A body that would end the string early, or is not a JSON string's body.
+        assert_eq!(body(&s, None, r#"{"d":"a","x":"b","n":1}"#), None);
+        assert_eq!(body(&s, None, "{\"d\":\"a\nb\",\"n\":1}"), None);
+        assert_eq!(body(&s, None, r#"{"d":"a\qb","n":1}"#), None);
+        assert_eq!(body(&s, None, r#"{"d":"a\u12","n":1}"#), None);
+        assert_eq!(body(&s, None, r#"{"d":"\ud83d","n":1}"#), None);
+        assert_eq!(body(&s, None, r#"{"d":"\ude00x","n":1}"#), None);
+        assert_eq!(body(&s, None, r#"{"d":"a\","n":1}"#), None);
+    }
+}
