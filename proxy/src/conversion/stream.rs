@@ -44,6 +44,7 @@ pub struct StreamConverter {
     encode_splice: Option<EncodeSplice>,
     /// Events converted by splicing, for tests and benchmarks.
     spliced: u64,
+    /// Whether splices are taken at all.
     splicing: Splicing,
 }
 

@@ -208,9 +208,7 @@ impl Encoder {
         }
         Ok(())
     }
-}
 
-impl Encoder {
     /// The chunk delta for a piece of block `index`'s text; none for an empty piece (which
     /// says nothing) or arguments of a tool call never opened.
     fn piece<'a>(&self, kind: SpliceKind, index: u32, text: &'a str) -> Option<Delta<'a>> {
