@@ -36,13 +36,18 @@ fn without_clock(mut value: Value) -> Value {
     value
 }
 
-#[test]
-fn the_corpus_passes_through_the_wasm_host_and_agrees_with_the_native_run() {
-    let plugins = Plugins::load(PluginSettings {
+/// The built-in plugins, not watched for changes.
+fn builtin_plugins() -> std::sync::Arc<Plugins> {
+    Plugins::load(PluginSettings {
         watch: Watch::Off,
         ..PluginSettings::default()
     })
-    .unwrap();
+    .expect("the built-in plugins load")
+}
+
+#[test]
+fn the_corpus_passes_through_the_wasm_host_and_agrees_with_the_native_run() {
+    let plugins = builtin_plugins();
     let files = aether_conformance::load().unwrap();
     let mut failures = Vec::new();
     let mut total = 0;
@@ -99,11 +104,7 @@ fn spliced_streams_are_the_streams_the_plugins_write() {
     use aether::conversion::stream::{Splicing, StreamConverter};
     use aether::plugin_host::bindings::types::TestCheck;
 
-    let plugins = Plugins::load(PluginSettings {
-        watch: Watch::Off,
-        ..PluginSettings::default()
-    })
-    .unwrap();
+    let plugins = builtin_plugins();
     let mut failures = Vec::new();
     let mut spliced_by_pair = std::collections::BTreeMap::new();
     for file in aether_conformance::load().unwrap() {
