@@ -22,7 +22,6 @@ use aether_plugin_sdk::types::{
 };
 use aether_plugin_sdk::{StreamDecode, sse};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use crate::error;
 use crate::stop_reason::{self, ToolCalls};
@@ -200,7 +199,7 @@ impl Default for Decoder {
     }
 }
 
-fn parse<T: DeserializeOwned>(event: &SseEvent, name: &str) -> Result<T, PluginError> {
+fn parse<'a, T: Deserialize<'a>>(event: &'a SseEvent, name: &str) -> Result<T, PluginError> {
     serde_json::from_str(&event.data)
         .map_err(|e| PluginError::InvalidRequest(format!("the upstream's {name} event is malformed: {e}")))
 }
@@ -392,9 +391,7 @@ impl StreamDecode for Decoder {
             }
             Some("content_block_delta") => {
                 self.ensure_started(&mut out);
-                let ev: ContentBlockDelta<'_> = serde_json::from_str(&event.data).map_err(|e| {
-                    PluginError::InvalidRequest(format!("the upstream's content_block_delta event is malformed: {e}"))
-                })?;
+                let ev: ContentBlockDelta<'_> = parse(event, "content_block_delta")?;
                 let source = self.block_delta(&event.data, &ev, &mut out);
                 self.splice_at = source.zip(out.first().and_then(splice::key_of));
             }

@@ -456,11 +456,6 @@ mod tests {
             .is_err()
         );
     }
-}
-
-#[cfg(test)]
-mod splice_tests {
-    use super::*;
 
     #[test]
     fn a_lone_text_chunk_offers_a_splice() {
