@@ -3,7 +3,7 @@
 //! and the engine's compatibility hash, so a restart loads native code (about 0.3 ms)
 //! instead of compiling again (about 50 ms per plugin).
 //!
-//! This is the only file of the host with `unsafe`: loading a precompiled artifact runs
+//! This is the plugin host's only file with `unsafe`: loading a precompiled artifact runs
 //! native code that wasmtime cannot verify. Aether only loads artifacts it wrote itself into
 //! its own cache directory, under a name that binds the source hash and the engine build;
 //! anyone who can write that directory can already replace the binary's configuration.

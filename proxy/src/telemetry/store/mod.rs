@@ -1,15 +1,17 @@
 //! Sinks for usage records, behind one trait: SQLite ([`sqlite`], the default), PostgreSQL
 //! ([`postgres`]) and a JSON-lines file ([`jsonl`]).
 //!
-//! The database stores upsert records by `request_id` (multi-row, one transaction per
-//! batch) and never let a later non-final state overwrite a final one, so replays, retries
-//! and spill imports are idempotent. The SQL is shared between the two databases
-//! ([`sql`]); only connecting and migration locking differ.
+//! The database stores upsert records by `request_id` (one transaction per batch) and never
+//! let a later non-final state overwrite a final one, so replays, retries and spill imports
+//! are idempotent. The SQL is shared between the two databases ([`sql`]); connecting,
+//! migration locking and the batch write differ: PostgreSQL writes multi-row upserts
+//! through sqlx, SQLite binds each record in place through its C API ([`sqlite_write`]).
 
 pub mod jsonl;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
+pub mod sqlite_write;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -32,6 +34,9 @@ pub enum StoreError {
     /// The database answered with an error.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// SQLite answered a batch write with an error.
+    #[error("database error: {0}")]
+    Sqlite(#[source] sqlite_write::SqliteError),
     /// A file could not be written or read.
     #[error("{path}: {source}")]
     Io {
@@ -72,6 +77,7 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Unreachable(_) | StoreError::Io { .. } => true,
+            StoreError::Sqlite(e) => e.is_transient(),
             // SQLite "database is locked" / PostgreSQL serialization and connection errors.
             StoreError::Database(sqlx::Error::Database(db)) => {
                 let code = db.code().unwrap_or_default();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::StoreError;
-use super::sql::sql_store;
+use super::sql::{sql_store, sqlx_write};
 use crate::telemetry::migrate;
 use crate::telemetry::settings::TelemetrySection;
 
@@ -40,7 +40,8 @@ sql_store!(
     PostgresStore,
     sqlx::Postgres,
     "postgres",
-    super::sql::Placeholders::Dollar,
     migrate::POSTGRES,
     Some(migrate::POSTGRES_LOCK)
 );
+
+sqlx_write!(PostgresStore, sqlx::Postgres, super::sql::Placeholders::Dollar);

@@ -1,13 +1,24 @@
 //! The SQLite store (the default): one file, WAL journal, 16 KiB pages, created with its
 //! directory on first start.
+//!
+//! sqlx opens the connections and runs the migrations and queries; a batch of records is
+//! written through SQLite's C API on one of those connections ([`super::sqlite_write`]):
+//! one `BEGIN IMMEDIATE` transaction, one prepared single-row upsert run for each record
+//! with its values bound in place, then the first-byte updates. The write is synchronous:
+//! it holds the writer's own thread (a Pingora background service's runtime, never the
+//! data plane's) for the few milliseconds a batch takes, as sqlx's worker thread would.
 
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::LazyLock;
+
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::StoreError;
-use super::sql::sql_store;
+use super::sql::{self, Placeholders, Val, sql_store};
+use super::sqlite_write::{Afterwards, Connection};
+use super::{StoreError, WriteBatch};
+use crate::telemetry::clock;
 use crate::telemetry::migrate;
 use crate::telemetry::settings::TelemetrySection;
 
@@ -55,14 +66,49 @@ pub fn open(settings: &TelemetrySection) -> Result<SqliteStore, StoreError> {
     })
 }
 
-sql_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    "sqlite",
-    super::sql::Placeholders::Question,
-    migrate::SQLITE,
-    None
-);
+/// The single-row upsert every record is written with.
+static UPSERT: LazyLock<String> = LazyLock::new(|| sql::upsert_statement(1, Placeholders::Question).into_owned());
+
+/// The first-byte update (ttfb, now, request id).
+static FIRST_BYTE: LazyLock<String> = LazyLock::new(|| {
+    let [a, b, c, d] = sql::FIRST_BYTE_SQL;
+    format!("{a}?{b}?{c}?{d}")
+});
+
+impl SqliteStore {
+    /// Writes a batch that is not empty in one transaction; see the module docs.
+    async fn write_batch(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        let now = clock::now_ms();
+        let attempts: Vec<String> = batch.records.iter().map(sql::attempts_json).collect();
+        let mut conn = self.pool.acquire().await?;
+        let written = {
+            let mut locked = conn.lock_handle().await?;
+            Connection::new(&mut locked).transaction(|db| {
+                let mut upsert = db.prepare(&UPSERT)?;
+                for (record, attempts) in batch.records.iter().zip(&attempts) {
+                    upsert.run(&sql::row_values(record, &self.instance, now, attempts))?;
+                }
+                drop(upsert);
+                if !batch.first_bytes.is_empty() {
+                    let mut first_byte = db.prepare(&FIRST_BYTE)?;
+                    for fb in &batch.first_bytes {
+                        let ttfb = i64::try_from(fb.ttfb_ms).unwrap_or(i64::MAX);
+                        first_byte.run(&[Val::Int(ttfb), Val::Int(now), Val::Text(&fb.request_id)])?;
+                    }
+                }
+                Ok(())
+            })
+        };
+        written.map_err(|(error, afterwards)| {
+            if afterwards == Afterwards::Discard {
+                conn.close_on_drop();
+            }
+            StoreError::Sqlite(error)
+        })
+    }
+}
+
+sql_store!(SqliteStore, sqlx::Sqlite, "sqlite", migrate::SQLITE, None);
 
 #[cfg(test)]
 mod tests {
