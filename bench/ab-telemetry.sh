@@ -6,7 +6,9 @@
 # It also prints what the usage writer itself costs: the CPU time of the telemetry writer
 # thread and SQLite's worker threads in the `on` gateway, per record written (read from
 # /proc and the admin port's `aether_telemetry_written_total`), which does not depend on
-# how the two cores happened to be shared during a run.
+# how the two cores happened to be shared during a run; and whether the writer kept up: the
+# largest queue depth and backlog seen (sampled every half second from the admin port), and
+# the records dropped, spilled or failed.
 #
 # Usage: bench/ab-telemetry.sh [rounds] [seconds]
 # Needs: wrk, a release build of aether.
@@ -55,6 +57,10 @@ writer_ticks() {
 }
 written() { curl -s "http://127.0.0.1:${ADMIN[on]}/metrics" | awk '/^aether_telemetry_written_total/ {print $2}'; }
 TICKS0=$(writer_ticks); WRITTEN0=$(written)
+# The writer's queue and backlog, sampled while the rounds run.
+metric() { curl -s "http://127.0.0.1:${ADMIN[on]}/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+( while :; do echo "$(metric aether_telemetry_queue_depth) $(metric aether_telemetry_backlog)"; sleep 0.5; done ) \
+  > "$WORK/samples" 2>/dev/null & pids+=($!)
 
 declare -A SUM=([on]=0 [off]=0) RPS
 RATIOS=""
@@ -74,3 +80,14 @@ python3 -c "import statistics; r = [float(x) for x in '$RATIOS'.split()]; print(
 sleep 1
 TICKS1=$(writer_ticks); WRITTEN1=$(written)
 python3 -c "ticks, rows = $TICKS1 - $TICKS0, $WRITTEN1 - $WRITTEN0; hz = $(getconf CLK_TCK); print(f'usage writer: {rows} records, {ticks / hz:.2f} s of CPU, {ticks / hz / max(rows, 1) * 1e6:.2f} us per record')"
+python3 - "$WORK/samples" "$(metric aether_telemetry_dropped_total)" "$(metric aether_telemetry_spilled_total)" \
+  "$(metric aether_telemetry_write_errors_total)" <<'PY'
+import sys
+rows = [[float(x) for x in l.split()] for l in open(sys.argv[1]) if len(l.split()) == 2]
+half = len(rows) // 2
+peak = lambda rs, i: max((r[i] for r in rs), default=0)
+print(f"writer kept up: largest queue depth {peak(rows[:half], 0):.0f} in the first half of the rounds, "
+      f"{peak(rows[half:], 0):.0f} in the second; largest backlog {peak(rows[:half], 1):.0f} and "
+      f"{peak(rows[half:], 1):.0f}; at the end {rows[-1][0]:.0f} and {rows[-1][1]:.0f} ({len(rows)} samples); "
+      f"dropped {sys.argv[2]}, spilled {sys.argv[3]}, write errors {sys.argv[4]}")
+PY

@@ -7,8 +7,8 @@
 //! writer"). Here the writer takes the connection's handle from sqlx for the length of one
 //! batch (`LockedSqliteHandle`: sqlx's worker makes no call on it meanwhile) and binds each
 //! value where it lies: integers directly, texts as pointers into the records
-//! (`SQLITE_STATIC`), which stay valid for the one step that reads them, since every row's
-//! bindings are cleared before [`Statement::run`] returns.
+//! (`SQLITE_STATIC`). A [`Statement`] carries the lifetime of the values bound to it, so the
+//! borrow checker keeps every record alive for as long as SQLite may read it.
 //!
 //! Everything else about the connection (opening it, its pragmas and busy timeout, the
 //! migrations, the queries) stays with sqlx. All of the telemetry stores' `unsafe` code is
@@ -88,8 +88,8 @@ impl<'h> Connection<'h> {
         }
     }
 
-    /// Prepares `sql` (one statement) to run many times.
-    pub fn prepare(&mut self, sql: &str) -> Result<Statement<'_>, SqliteError> {
+    /// Prepares `sql` (one statement) to run many times, with values that live for `'v`.
+    pub fn prepare<'v>(&mut self, sql: &str) -> Result<Statement<'_, 'v>, SqliteError> {
         let len = c_int::try_from(sql.len()).map_err(|_| SqliteError {
             code: ffi::SQLITE_TOOBIG,
             message: "statement text too long".into(),
@@ -115,6 +115,7 @@ impl<'h> Connection<'h> {
                 raw,
                 db: self.db,
                 _conn: PhantomData,
+                _values: PhantomData,
             }),
             None => Err(SqliteError {
                 code: ffi::SQLITE_MISUSE,
@@ -166,36 +167,37 @@ fn error_of(db: NonNull<ffi::sqlite3>, rc: c_int) -> SqliteError {
     }
 }
 
-/// A prepared statement of one [`Connection`], finalized when dropped.
-pub struct Statement<'c> {
+/// A prepared statement of one [`Connection`] whose bound texts live for `'v`; finalized
+/// when dropped.
+pub struct Statement<'c, 'v> {
     raw: NonNull<ffi::sqlite3_stmt>,
     db: NonNull<ffi::sqlite3>,
     _conn: PhantomData<&'c mut ()>,
+    _values: PhantomData<&'v str>,
 }
 
-impl Statement<'_> {
+impl<'v> Statement<'_, 'v> {
     /// Binds `values` to parameters 1, 2, … and runs the statement to its end (a write: any
-    /// rows it would return are skipped). The bindings are cleared before it returns, so no
-    /// pointer into `values` outlives the call.
-    pub fn run(&mut self, values: &[Val<'_>]) -> Result<(), SqliteError> {
+    /// rows it would return are skipped). SQLite keeps pointers to the texts until they are
+    /// bound again or the statement is finalized, which `'v` outlives.
+    pub fn run(&mut self, values: &[Val<'v>]) -> Result<(), SqliteError> {
         let outcome = self.bind(values).and_then(|()| self.step());
-        // SAFETY: a live statement of a live connection. Reset ends the step (its code
-        // repeats the step's error, already taken); clearing sets every parameter to NULL,
-        // which drops SQLite's pointers into `values`.
+        // SAFETY: a live statement of a live connection. Reset ends the step; its code
+        // repeats the step's error, already taken.
         unsafe {
             ffi::sqlite3_reset(self.raw.as_ptr());
-            ffi::sqlite3_clear_bindings(self.raw.as_ptr());
         }
         outcome
     }
 
-    fn bind(&mut self, values: &[Val<'_>]) -> Result<(), SqliteError> {
+    fn bind(&mut self, values: &[Val<'v>]) -> Result<(), SqliteError> {
         let stmt = self.raw.as_ptr();
         for (i, value) in values.iter().enumerate() {
             let index = c_int::try_from(i + 1).map_err(|_| self.misuse("too many values"))?;
             // SAFETY: a live statement. A text is bound as `SQLITE_STATIC`: SQLite reads
-            // it in place, and `run` clears the binding before `values` can go away. Its
-            // length is given, so it needs no NUL, and `&str` is UTF-8 as `SQLITE_UTF8` says.
+            // it in place until it is rebound or the statement finalized, and it lives for
+            // `'v`, which outlives the statement. Its length is given, so it needs no NUL,
+            // and `&str` is UTF-8 as `SQLITE_UTF8` says.
             let rc = unsafe {
                 match *value {
                     Val::Int(n) | Val::OptInt(Some(n)) => ffi::sqlite3_bind_int64(stmt, index, n),
@@ -237,7 +239,7 @@ impl Statement<'_> {
     }
 }
 
-impl Drop for Statement<'_> {
+impl Drop for Statement<'_, '_> {
     fn drop(&mut self) {
         // SAFETY: the statement is live and used by nothing else; finalize frees it.
         unsafe {
