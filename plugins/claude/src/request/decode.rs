@@ -23,6 +23,7 @@ use aether_plugin_sdk::types::{
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::content::{WireContent, decode_content};
 
@@ -95,8 +96,10 @@ struct WireTool {
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
+    /// Kept as the client wrote it: copied to the IR without building a tree, and with the
+    /// properties in the client's order (which structured output generates in).
     #[serde(default)]
-    input_schema: Option<Value>,
+    input_schema: Option<Box<RawValue>>,
     /// Strict tool use (structured outputs).
     #[serde(default)]
     strict: Option<bool>,
@@ -322,7 +325,7 @@ fn decode_tools(wire: Vec<WireTool>) -> Result<Vec<Tool>, PluginError> {
         tools.push(Tool {
             name,
             description: t.description,
-            parameters_json: schema.to_string(),
+            parameters_json: String::from(Box::<str>::from(schema)),
             strict: t.strict,
         });
     }
@@ -420,6 +423,14 @@ mod tests {
 
     fn dec(v: Value) -> Result<ChatRequest, PluginError> {
         decode(&head(), v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn tool_schemas_are_kept_as_written() {
+        let schema = r#"{"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {}}}"#;
+        let body = format!(r#"{{"model":"m","max_tokens":8,"messages":[],"tools":[{{"name":"t","input_schema":{schema}}}]}}"#);
+        let r = decode(&head(), body.as_bytes()).unwrap();
+        assert_eq!(r.tools[0].parameters_json, schema, "the client's text and property order");
     }
 
     #[test]

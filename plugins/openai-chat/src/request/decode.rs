@@ -24,6 +24,7 @@ use aether_plugin_sdk::types::{
 };
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::media;
 use crate::wire::{self, StringOr};
@@ -163,8 +164,9 @@ struct FunctionDef<'a> {
     name: Cow<'a, str>,
     #[serde(borrow, default)]
     description: Option<Cow<'a, str>>,
-    #[serde(default)]
-    parameters: Option<Value>,
+    /// Kept as the client wrote it (see `tool`).
+    #[serde(borrow, default)]
+    parameters: Option<&'a RawValue>,
     #[serde(default)]
     strict: Option<bool>,
 }
@@ -466,10 +468,10 @@ fn tool(function: &FunctionDef<'_>) -> Tool {
     Tool {
         name: function.name.to_string(),
         description: function.description.as_deref().map(str::to_owned),
+        // Copied as written: no tree is built, and the properties keep the client's order.
         parameters_json: function
             .parameters
-            .as_ref()
-            .map_or_else(|| EMPTY_SCHEMA.to_owned(), Value::to_string),
+            .map_or_else(|| EMPTY_SCHEMA.to_owned(), |p| p.get().to_owned()),
         strict: function.strict,
     }
 }
@@ -665,6 +667,14 @@ mod tests {
         ]}));
         assert_eq!(r.messages.len(), 2);
         assert_eq!(texts(&r.messages[1].content), ["I can't help with that."]);
+    }
+
+    #[test]
+    fn tool_schemas_are_kept_as_written() {
+        let schema = r#"{"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {}}}"#;
+        let body = format!(r#"{{"model":"m","messages":[],"tools":[{{"type":"function","function":{{"name":"f","parameters":{schema}}}}}]}}"#);
+        let r = decode(body.as_bytes()).unwrap();
+        assert_eq!(r.tools[0].parameters_json, schema, "the client's text and property order");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use aether_plugin_sdk::types::{
 };
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::media;
 
@@ -129,7 +130,9 @@ struct OutFunction<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
-    parameters: Value,
+    /// The IR's schema text, checked to be JSON and written as it is (no tree is built, and
+    /// the properties keep their order).
+    parameters: &'a RawValue,
     #[serde(skip_serializing_if = "Option::is_none")]
     strict: Option<bool>,
 }
@@ -186,7 +189,7 @@ pub fn encode(request: &ChatRequest) -> Result<EncodedRequest, PluginError> {
             function: OutFunction {
                 name: &tool.name,
                 description: tool.description.as_deref(),
-                parameters: serde_json::from_str(&tool.parameters_json)
+                parameters: serde_json::from_str::<&RawValue>(&tool.parameters_json)
                     .map_err(|e| invalid(format!("tools[{i}] ({}): parameters are not JSON: {e}", tool.name)))?,
                 strict: tool.strict,
             },
@@ -817,6 +820,21 @@ mod tests {
         ] {
             assert!(b.get(absent).is_none(), "{absent}: {b}");
         }
+    }
+
+    #[test]
+    fn tool_schemas_are_written_as_they_are_in_their_order() {
+        let mut r = request(vec![]);
+        let schema = r#"{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"number"}}}"#;
+        r.tools = vec![Tool {
+            name: "f".into(),
+            description: None,
+            parameters_json: schema.into(),
+            strict: None,
+        }];
+        let encoded = encode(&r).unwrap();
+        let text = std::str::from_utf8(&encoded.body).unwrap();
+        assert!(text.contains(&format!(r#""parameters":{schema}"#)), "{text}");
     }
 
     #[test]
