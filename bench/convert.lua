@@ -11,8 +11,28 @@ wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
 wrk.headers["x-mock-scenario"] = os.getenv("SCENARIO") or "text"
 wrk.headers["x-mock-chunks"] = os.getenv("CHUNKS") or "20"
-local tools_claude = '[{"name":"get_weather","description":"Weather in a city","input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}]'
-local tools_openai = '[{"type":"function","function":{"name":"get_weather","description":"Weather in a city","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]'
+--   TOOLS    number of tools (default 1; 20 is a Claude Code–like tool list, each with a
+--            schema of nested properties, about 20 KB of tools in all)
+local tool_count = tonumber(os.getenv("TOOLS") or "1")
+local weather = '{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}'
+local rich = '{"type":"object","properties":{"path":{"type":"string","description":"The absolute path of the file to work on; it must exist unless the operation creates it"},' ..
+  '"offset":{"type":"integer","description":"The line to start at, for files too large to read at once"},"limit":{"type":"integer","description":"How many lines to read"},' ..
+  '"edits":{"type":"array","items":{"type":"object","properties":{"old_string":{"type":"string","description":"The text to replace, exactly as it appears"},' ..
+  '"new_string":{"type":"string","description":"The text to replace it with"},"replace_all":{"type":"boolean","default":false}},"required":["old_string","new_string"],"additionalProperties":false}},' ..
+  '"mode":{"type":"string","enum":["read","write","append","patch"]}},"required":["path"],"additionalProperties":false,"$schema":"http://json-schema.org/draft-07/schema#"}'
+local claude_list, openai_list = {}, {}
+for i = 1, tool_count do
+  local name, desc, schema = "get_weather", "Weather in a city", weather
+  if i > 1 then
+    name = "tool_" .. i
+    desc = "Reads, writes or patches a file in the workspace. Use it instead of shell commands for file operations; paths must be absolute. Tool number " .. i .. "."
+    schema = rich
+  end
+  claude_list[i] = '{"name":"' .. name .. '","description":"' .. desc .. '","input_schema":' .. schema .. '}'
+  openai_list[i] = '{"type":"function","function":{"name":"' .. name .. '","description":"' .. desc .. '","parameters":' .. schema .. '}}'
+end
+local tools_claude = '[' .. table.concat(claude_list, ",") .. ']'
+local tools_openai = '[' .. table.concat(openai_list, ",") .. ']'
 if client == "claude" then
   wrk.headers["x-api-key"] = "sk-aether-demo"
   wrk.body = '{"model":"' .. model .. '","max_tokens":1024,"stream":' .. tostring(stream) ..

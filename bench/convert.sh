@@ -5,10 +5,11 @@
 #   Claude client → Claude upstream (same format)  vs  Claude client → OpenAI Chat upstream
 #   OpenAI client → OpenAI upstream (same format)  vs  OpenAI client → Gemini upstream
 #
-# each non-streaming, as a 200-event text stream, and as a tool-call stream (arguments in 16
-# deltas); then the time between events a client sees in a paced stream (200 events, 5 ms
-# apart), same format and converted; then the memory of 1,000 open converted streams against
-# 1,000 same-format ones, each on a fresh gateway.
+# each non-streaming (with one tool, and with a Claude Code–like list of 20), as a 200-event
+# text stream, and as a tool-call stream (arguments in 16 deltas); then the time between
+# events a client sees in a paced stream (200 events, 5 ms apart), same format and converted;
+# then the memory of 1,000 open converted streams against 1,000 same-format ones, each on a
+# fresh gateway.
 #
 # Usage: bench/convert.sh [seconds-per-run] [connections]
 # Needs: wrk, python3, a release build of aether.
@@ -73,9 +74,9 @@ echo "| client | traffic | upstream | req/s | p50 ms | gateway CPU µs / request
 echo "|---|---|---|---:|---:|---:|---:|---:|"
 for client in claude openai; do
   if [ $client = claude ]; then path=/v1/messages; same=mock-claude; conv=mock-gpt; else path=/v1/chat/completions; same=mock-gpt; conv=mock-gemini; fi
-  for traffic in "body:0:text:20" "stream200:1:text:200" "toolstream:1:tool_call:16"; do
-    IFS=: read -r label stream scenario chunks <<<"$traffic"
-    vars=(CLIENT=$client STREAM=$stream SCENARIO=$scenario CHUNKS=$chunks)
+  for traffic in "body:0:text:20:1" "body20tools:0:text:20:20" "stream200:1:text:200:1" "toolstream:1:tool_call:16:1"; do
+    IFS=: read -r label stream scenario chunks tools <<<"$traffic"
+    vars=(CLIENT=$client STREAM=$stream SCENARIO=$scenario CHUNKS=$chunks TOOLS=$tools)
     # Warm-up, then same format and converted back to back.
     run $path "${vars[@]}" MODEL=$same >/dev/null; run $path "${vars[@]}" MODEL=$conv >/dev/null
     read -r s_rps s_p50 s_cpu s_bad <<<"$(run $path "${vars[@]}" MODEL=$same)"

@@ -428,9 +428,13 @@ mod tests {
     #[test]
     fn tool_schemas_are_kept_as_written() {
         let schema = r#"{"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {}}}"#;
-        let body = format!(r#"{{"model":"m","max_tokens":8,"messages":[],"tools":[{{"name":"t","input_schema":{schema}}}]}}"#);
+        let body =
+            format!(r#"{{"model":"m","max_tokens":8,"messages":[],"tools":[{{"name":"t","input_schema":{schema}}}]}}"#);
         let r = decode(&head(), body.as_bytes()).unwrap();
-        assert_eq!(r.tools[0].parameters_json, schema, "the client's text and property order");
+        assert_eq!(
+            r.tools[0].parameters_json, schema,
+            "the client's text and property order"
+        );
     }
 
     #[test]

@@ -19,8 +19,10 @@ use aether_plugin_sdk::types::{
     ChatRequest, ContentBlock, EncodedRequest, Header, Message, PluginError, Reasoning, ResponseFormat, Role, Tool,
     ToolChoice,
 };
-use serde::Serialize;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::content::{Audience, OutBlock, Side, encode_block, out_cache};
 
@@ -71,7 +73,24 @@ struct OutTool<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
-    input_schema: Value,
+    input_schema: Schema<'a>,
+}
+
+/// A tool's schema as Claude gets it.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Schema<'a> {
+    /// The IR's text, which already suits Claude: written as it is, properties in order.
+    AsWritten(&'a RawValue),
+    /// Rewritten (see [`encode_tools`]).
+    Rewritten(Value),
+}
+
+/// Just whether a schema's top level has a `type`; the rest of the text is skipped.
+#[derive(Deserialize)]
+struct TopLevel {
+    #[serde(rename = "type", default)]
+    kind: Option<IgnoredAny>,
 }
 
 #[derive(Serialize)]
@@ -260,11 +279,21 @@ fn encode_messages(messages: &[Message]) -> Result<Vec<Turn<'_>>, PluginError> {
     Ok(turns)
 }
 
+/// Tools for Claude. A schema that is an object with a `type` and no upper-case type names
+/// is written as the client sent it; any other is parsed and rewritten: type names lowered,
+/// a missing top-level `type` added.
 fn encode_tools(tools: &[Tool]) -> Result<Vec<OutTool<'_>>, PluginError> {
     tools
         .iter()
         .enumerate()
         .map(|(i, t)| {
+            if let Some(raw) = suits_claude(&t.parameters_json) {
+                return Ok(OutTool {
+                    name: &t.name,
+                    description: t.description.as_deref(),
+                    input_schema: Schema::AsWritten(raw),
+                });
+            }
             let mut schema = if t.parameters_json.trim().is_empty() {
                 Value::Object(serde_json::Map::new())
             } else {
@@ -285,10 +314,29 @@ fn encode_tools(tools: &[Tool]) -> Result<Vec<OutTool<'_>>, PluginError> {
             Ok(OutTool {
                 name: &t.name,
                 description: t.description.as_deref(),
-                input_schema: schema,
+                input_schema: Schema::Rewritten(schema),
             })
         })
         .collect()
+}
+
+/// The schema as it is, when it needs none of [`encode_tools`]' rewriting: an object with a
+/// top-level `type`, and no `"type": "…"` whose name has an upper-case letter. Checked by
+/// scanning the text, without building a tree; a false alarm only costs the rewrite.
+fn suits_claude(schema: &str) -> Option<&RawValue> {
+    let typed = serde_json::from_str::<TopLevel>(schema).ok()?.kind.is_some();
+    let upper_case_type = schema.match_indices("\"type\"").any(|(at, key)| {
+        let rest = schema[at + key.len()..].trim_start();
+        rest.strip_prefix(':')
+            .map(str::trim_start)
+            .and_then(|v| v.strip_prefix('"'))
+            .and_then(|v| v.split('"').next())
+            .is_some_and(|name| name.bytes().any(|b| b.is_ascii_uppercase()))
+    });
+    if !typed || upper_case_type {
+        return None;
+    }
+    serde_json::from_str(schema).ok()
 }
 
 /// Lower-cases OpenAPI-style type names (`"OBJECT"`, `"STRING"`, as Gemini writes them)
@@ -530,6 +578,38 @@ mod tests {
             json!({"name": "w", "description": "d", "input_schema": {"type": "object", "properties": {
                 "city": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}})
         );
+    }
+
+    #[test]
+    fn schemas_that_suit_claude_are_written_as_they_are() {
+        let schema = |text: &str| {
+            let mut r = request();
+            r.tools = vec![Tool {
+                name: "w".into(),
+                description: None,
+                parameters_json: text.into(),
+                strict: None,
+            }];
+            let encoded = encode(&r).unwrap();
+            let body = String::from_utf8(encoded.body).unwrap();
+            let at = body.find(r#""input_schema":"#).unwrap() + r#""input_schema":"#.len();
+            let value: &RawValue = serde_json::Deserializer::from_str(&body[at..])
+                .into_iter::<&RawValue>()
+                .next()
+                .unwrap()
+                .unwrap();
+            value.get().to_owned()
+        };
+        // As written: the client's order (zeta before alpha), a type name in a description.
+        let fits = r#"{"type": "object", "properties": {"zeta": {"type": "string", "description": "a \"TYPE\""}, "alpha": {}}}"#;
+        assert_eq!(schema(fits), fits);
+        // Rewritten: an upper-case type name, or no top-level type.
+        assert_eq!(
+            schema(r#"{"type": "object", "properties": {"a": {"type" : "STRING"}}}"#),
+            r#"{"properties":{"a":{"type":"string"}},"type":"object"}"#
+        );
+        assert_eq!(schema(r#"{"properties": {}}"#), r#"{"properties":{},"type":"object"}"#);
+        assert_eq!(schema("{}"), r#"{"type":"object"}"#);
     }
 
     #[test]

@@ -672,9 +672,14 @@ mod tests {
     #[test]
     fn tool_schemas_are_kept_as_written() {
         let schema = r#"{"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {}}}"#;
-        let body = format!(r#"{{"model":"m","messages":[],"tools":[{{"type":"function","function":{{"name":"f","parameters":{schema}}}}}]}}"#);
+        let body = format!(
+            r#"{{"model":"m","messages":[],"tools":[{{"type":"function","function":{{"name":"f","parameters":{schema}}}}}]}}"#
+        );
         let r = decode(body.as_bytes()).unwrap();
-        assert_eq!(r.tools[0].parameters_json, schema, "the client's text and property order");
+        assert_eq!(
+            r.tools[0].parameters_json, schema,
+            "the client's text and property order"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use aether_plugin_sdk::types::{
     ResponseFormat, Role, Sampling, TextBlock, ThinkingBlock, Tool, ToolCall, ToolChoice, ToolResult, ToolResultPart,
 };
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::media;
@@ -92,8 +93,10 @@ struct ToolDef<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     description: Option<Cow<'a, str>>,
-    #[serde(default)]
-    parameters: Option<Value>,
+    /// Kept as the client wrote it: copied to the IR without building a tree, and with the
+    /// properties in the client's order (which structured output generates in).
+    #[serde(borrow, default)]
+    parameters: Option<&'a RawValue>,
     #[serde(default)]
     strict: Option<bool>,
 }
@@ -415,10 +418,9 @@ fn tools(defs: &[ToolDef<'_>]) -> Result<Vec<Tool>, PluginError> {
         tools.push(Tool {
             name: name.to_owned(),
             description: def.description.as_deref().map(str::to_owned),
-            parameters_json: match &def.parameters {
-                Some(p) if !p.is_null() => p.to_string(),
-                _ => EMPTY_SCHEMA.to_owned(),
-            },
+            parameters_json: def
+                .parameters
+                .map_or_else(|| EMPTY_SCHEMA.to_owned(), |p| p.get().to_owned()),
             strict: def.strict,
         });
     }
@@ -613,6 +615,18 @@ mod tests {
         assert_eq!(r.messages[0].content.len(), 2);
         assert!(matches!(&r.messages[0].content[0], ContentBlock::Image(_)));
         assert!(matches!(&r.messages[0].content[1], ContentBlock::Document(_)));
+    }
+
+    #[test]
+    fn tool_schemas_are_kept_as_written() {
+        let schema = r#"{"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {}}}"#;
+        let body =
+            format!(r#"{{"model":"m","input":"hi","tools":[{{"type":"function","name":"f","parameters":{schema}}}]}}"#);
+        let r = decode(&head(), body.as_bytes()).unwrap();
+        assert_eq!(
+            r.tools[0].parameters_json, schema,
+            "the client's text and property order"
+        );
     }
 
     #[test]
