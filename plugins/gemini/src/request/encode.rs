@@ -18,6 +18,7 @@ use aether_plugin_sdk::types::{
 };
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::parts::encode::{self as parts, CallNames};
 use crate::reasoning;
@@ -49,8 +50,13 @@ struct FunctionDeclaration<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
-    parameters_json_schema: Value,
+    /// The IR's schema text, checked to be JSON and written as it is (`parametersJsonSchema`
+    /// takes JSON Schema; no tree is built, and the properties keep their order).
+    parameters_json_schema: &'a RawValue,
 }
+
+/// The schema of a tool declared without one.
+const NO_PARAMETERS: &str = r#"{"type":"object","properties":{}}"#;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -219,13 +225,14 @@ fn tools(tools: &[Tool]) -> Result<Vec<ToolGroup<'_>>, PluginError> {
     let declarations = tools
         .iter()
         .map(|t| {
-            let schema = if t.parameters_json.trim().is_empty() {
-                serde_json::json!({"type": "object", "properties": {}})
+            let text = if t.parameters_json.trim().is_empty() {
+                NO_PARAMETERS
             } else {
-                serde_json::from_str(&t.parameters_json).map_err(|e| {
-                    PluginError::InvalidRequest(format!("tool {}: parameters are not a valid JSON schema: {e}", t.name))
-                })?
+                &t.parameters_json
             };
+            let schema = serde_json::from_str(text).map_err(|e| {
+                PluginError::InvalidRequest(format!("tool {}: parameters are not a valid JSON schema: {e}", t.name))
+            })?;
             Ok(FunctionDeclaration {
                 name: &t.name,
                 description: t.description.as_deref(),
@@ -350,6 +357,26 @@ mod tests {
 
     fn body(r: &ChatRequest) -> Value {
         serde_json::from_slice(&encode(r).unwrap().body).unwrap()
+    }
+
+    #[test]
+    fn tool_schemas_are_written_as_they_are_in_their_order() {
+        let mut r = request();
+        let schema = r#"{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"number"}}}"#;
+        r.tools = vec![Tool {
+            name: "f".into(),
+            description: None,
+            parameters_json: schema.into(),
+            strict: None,
+        }];
+        let encoded = encode(&r).unwrap();
+        let text = std::str::from_utf8(&encoded.body).unwrap();
+        assert!(text.contains(&format!(r#""parametersJsonSchema":{schema}"#)), "{text}");
+        r.tools[0].parameters_json = " ".into();
+        assert_eq!(
+            body(&r)["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"],
+            serde_json::json!({"type": "object", "properties": {}})
+        );
     }
 
     fn tool(name: &str) -> Tool {
