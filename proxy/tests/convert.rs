@@ -443,3 +443,30 @@ async fn a_request_the_client_plugin_cannot_read_is_a_400_in_the_clients_shape()
     let resp = send(&client, "openai-responses", "/v1/responses", &body, &[]).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
 }
+
+#[tokio::test]
+async fn failover_between_converted_candidates_sends_each_its_own_model_name() {
+    let failing = mock(MockConfig {
+        fault: aether_mock::Fault::Status(503),
+        ..MockConfig::default()
+    })
+    .await;
+    let healthy = mock(MockConfig::default()).await;
+    let toml = config_head()
+        + &provider("first", "openai-chat", failing.addr(), 0, &[("m", "gpt-up")], "")
+        + &provider("second", "gemini", healthy.addr(), 1, &[("m", "gemini-up")], "");
+    let gw = start_gateway(&toml).await;
+    let (path, body) = tool_request("claude", "m", false);
+    let resp = send(&Client::new(gw.addr), "claude", &path, &body, &[]).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["model"], "m", "the client sees its own model name");
+    let first: Value = serde_json::from_slice(&failing.requests()[0].body).unwrap();
+    assert_eq!(first["model"], "gpt-up");
+    let second = &healthy.requests()[0];
+    assert!(second.path.contains("/models/gemini-up:"), "{}", second.path);
+    let second: Value = serde_json::from_slice(&second.body).unwrap();
+    assert_eq!(
+        second["tools"][0]["functionDeclarations"][0]["name"], "get_weather",
+        "the one decoded request, encoded again for the second candidate"
+    );
+}

@@ -5,7 +5,7 @@
 //! Encoding happens per candidate, because each may have another format and another
 //! upstream model name.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -14,12 +14,17 @@ use crate::plugin_host::Plugin;
 use crate::plugin_host::bindings::types::{ChatRequest, EncodedRequest, RequestHead};
 
 /// The client's request, with its IR form made on first use.
+///
+/// The IR is kept behind a lock, not a `OnceLock`, so that each candidate's upstream model
+/// name can be written into it in place: a renamed model used to mean a copy of the whole
+/// IR per candidate, which for a long conversation is a copy of most of the request. The
+/// lock is only ever taken by the request's own task, for the length of one plugin call.
 #[derive(Debug)]
 pub struct ClientRequest {
     plugin: Arc<Plugin>,
     head: RequestHead,
     body: bytes::Bytes,
-    ir: OnceLock<Result<ChatRequest, ConversionError>>,
+    ir: Mutex<Option<Result<ChatRequest, ConversionError>>>,
 }
 
 /// A request ready for an upstream of another format.
@@ -40,28 +45,34 @@ impl ClientRequest {
             plugin,
             head,
             body,
-            ir: OnceLock::new(),
+            ir: Mutex::new(None),
         }
     }
 
-    /// The request in the IR (decoded on the first call).
-    pub fn ir(&self) -> Result<&ChatRequest, ConversionError> {
-        self.ir
-            .get_or_init(|| settle(Step::DecodeRequest, self.plugin.decode_request(&self.head, &self.body)))
-            .as_ref()
-            .map_err(Clone::clone)
+    /// Runs `f` on the request in the IR, decoding it on the first call.
+    fn with_ir<T>(&self, f: impl FnOnce(&mut ChatRequest) -> T) -> Result<T, ConversionError> {
+        // A panic in a plugin call leaves nothing half-written here: the IR is decoded whole
+        // or not at all, and the model name is rewritten before each use.
+        let mut slot = self.ir.lock().unwrap_or_else(PoisonError::into_inner);
+        let ir =
+            slot.get_or_insert_with(|| settle(Step::DecodeRequest, self.plugin.decode_request(&self.head, &self.body)));
+        ir.as_mut().map(f).map_err(|e| e.clone())
+    }
+
+    /// A copy of the request in the IR, for the plugins' self-test; the request path never
+    /// copies it. Its model is the client's until [`ClientRequest::encode`] renames it.
+    pub fn ir(&self) -> Result<ChatRequest, ConversionError> {
+        self.with_ir(|ir| ir.clone())
     }
 
     /// The request encoded by `upstream` (a plugin of another format) for `upstream_model`.
     pub fn encode(&self, upstream: &Plugin, upstream_model: &str) -> Result<Encoded, ConversionError> {
-        let ir = self.ir()?;
-        let encoded = if ir.model == upstream_model {
+        let encoded = self.with_ir(|ir| {
+            if ir.model != upstream_model {
+                upstream_model.clone_into(&mut ir.model);
+            }
             upstream.encode_request(ir)
-        } else {
-            let mut renamed = ir.clone();
-            renamed.model = upstream_model.to_owned();
-            upstream.encode_request(&renamed)
-        };
+        })?;
         let EncodedRequest { path, headers, body } = settle(Step::EncodeRequest, encoded)?;
         let mut map = HeaderMap::with_capacity(headers.len());
         for h in headers {

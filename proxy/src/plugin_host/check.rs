@@ -113,7 +113,7 @@ pub fn convert(from: &Arc<Plugin>, to: &Arc<Plugin>, check: &TestCheck) -> Resul
         TestCheck::ConvertRequest(r) => {
             let client = ClientRequest::new(from.clone(), r.head.clone(), r.body.clone().into());
             let ir = match client.ir() {
-                Ok(ir) => ir.clone(),
+                Ok(ir) => ir,
                 Err(e) => return refused(e),
             };
             match to.encode_request(&ir)? {
