@@ -584,14 +584,9 @@ mod tests {
     fn schemas_that_suit_claude_are_written_as_they_are() {
         let schema = |text: &str| {
             let mut r = request();
-            r.tools = vec![Tool {
-                name: "w".into(),
-                description: None,
-                parameters_json: text.into(),
-                strict: None,
-            }];
-            let encoded = encode(&r).unwrap();
-            let body = String::from_utf8(encoded.body).unwrap();
+            r.tools = vec![tool("w")];
+            r.tools[0].parameters_json = text.into();
+            let body = String::from_utf8(encode(&r).unwrap().body).unwrap();
             let at = body.find(r#""input_schema":"#).unwrap() + r#""input_schema":"#.len();
             let value: &RawValue = serde_json::Deserializer::from_str(&body[at..])
                 .into_iter::<&RawValue>()

@@ -361,16 +361,13 @@ mod tests {
 
     #[test]
     fn tool_schemas_are_written_as_they_are_in_their_order() {
-        let mut r = request();
         let schema = r#"{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"number"}}}"#;
-        r.tools = vec![Tool {
-            name: "f".into(),
-            description: None,
-            parameters_json: schema.into(),
-            strict: None,
-        }];
-        let encoded = encode(&r).unwrap();
-        let text = std::str::from_utf8(&encoded.body).unwrap();
+        let mut r = ChatRequest {
+            tools: vec![tool("f")],
+            ..request()
+        };
+        r.tools[0].parameters_json = schema.into();
+        let text = String::from_utf8(encode(&r).unwrap().body).unwrap();
         assert!(text.contains(&format!(r#""parametersJsonSchema":{schema}"#)), "{text}");
         r.tools[0].parameters_json = " ".into();
         assert_eq!(

@@ -824,16 +824,15 @@ mod tests {
 
     #[test]
     fn tool_schemas_are_written_as_they_are_in_their_order() {
-        let mut r = request(vec![]);
         let schema = r#"{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"number"}}}"#;
-        r.tools = vec![Tool {
-            name: "f".into(),
-            description: None,
-            parameters_json: schema.into(),
-            strict: None,
-        }];
-        let encoded = encode(&r).unwrap();
-        let text = std::str::from_utf8(&encoded.body).unwrap();
+        let r = ChatRequest {
+            tools: vec![Tool {
+                parameters_json: schema.into(),
+                ..tool("f")
+            }],
+            ..request(vec![])
+        };
+        let text = String::from_utf8(encode(&r).unwrap().body).unwrap();
         assert!(text.contains(&format!(r#""parameters":{schema}"#)), "{text}");
     }
 
