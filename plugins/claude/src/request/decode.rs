@@ -127,8 +127,9 @@ struct WireThinking {
 struct WireOutputFormat {
     #[serde(rename = "type")]
     kind: String,
+    /// Kept as the client wrote it: structured output generates in property order.
     #[serde(default)]
-    schema: Option<Value>,
+    schema: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize)]
@@ -399,7 +400,8 @@ fn decode_output_format(format: WireOutputFormat) -> Result<ResponseFormat, Plug
             schema_json: format
                 .schema
                 .ok_or_else(|| invalid("output_format: type \"json_schema\" needs a \"schema\"".into()))?
-                .to_string(),
+                .get()
+                .to_owned(),
             strict: true,
         })),
         other => Err(invalid(format!("output_format.type: \"{other}\" is not json_schema"))),

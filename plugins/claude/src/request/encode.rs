@@ -59,7 +59,7 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     stream: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    output_format: Option<OutOutputFormat>,
+    output_format: Option<OutOutputFormat<'a>>,
 }
 
 #[derive(Serialize)]
@@ -111,10 +111,11 @@ struct OutThinking {
 }
 
 #[derive(Serialize)]
-struct OutOutputFormat {
+struct OutOutputFormat<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    schema: Value,
+    /// The IR's text, checked to be JSON and written as it is, properties in their order.
+    schema: &'a RawValue,
 }
 
 /// Whether and how much Claude thinks.

@@ -17,7 +17,6 @@ use aether_plugin_sdk::types::{
     ToolChoice,
 };
 use serde::Serialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::parts::encode::{self as parts, CallNames};
@@ -98,7 +97,8 @@ struct GenerationConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     response_mime_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    response_json_schema: Option<Value>,
+    /// The IR's text, checked to be JSON and written as it is, properties in their order.
+    response_json_schema: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     thinking_config: Option<ThinkingConfig>,
 }
@@ -319,7 +319,7 @@ fn thinking_config(r: &Reasoning) -> ThinkingConfig {
 mod tests {
     use super::*;
     use aether_plugin_sdk::types::{JsonSchemaFormat, TextBlock, ToolCall, ToolResult, ToolResultPart};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn text(t: &str) -> ContentBlock {
         ContentBlock::Text(TextBlock {

@@ -183,8 +183,9 @@ struct WireResponseFormat<'a> {
 struct WireJsonSchema {
     #[serde(default)]
     name: Option<String>,
+    /// Kept as the client wrote it: structured output generates in property order.
     #[serde(default)]
-    schema: Option<Value>,
+    schema: Option<Box<RawValue>>,
     #[serde(default)]
     strict: Option<bool>,
 }
@@ -523,7 +524,7 @@ fn response_format(format: WireResponseFormat<'_>) -> Result<ResponseFormat, Plu
                 .ok_or_else(|| invalid("response_format.json_schema is required when its type is json_schema"))?;
             Ok(ResponseFormat::JsonSchema(JsonSchemaFormat {
                 name: schema.name.unwrap_or_else(|| "response".to_owned()),
-                schema_json: schema.schema.map_or_else(|| "{}".to_owned(), |s| s.to_string()),
+                schema_json: schema.schema.map_or_else(|| "{}".to_owned(), |s| s.get().to_owned()),
                 strict: schema.strict.unwrap_or(false),
             }))
         }
@@ -680,6 +681,18 @@ mod tests {
             r.tools[0].parameters_json, schema,
             "the client's text and property order"
         );
+    }
+
+    #[test]
+    fn a_structured_output_schema_is_kept_as_written() {
+        let schema = r#"{"type": "object", "properties": {"zeta": {}, "alpha": {}}}"#;
+        let body = format!(
+            r#"{{"model":"m","messages":[],"response_format":{{"type":"json_schema","json_schema":{{"name":"n","schema":{schema}}}}}}}"#
+        );
+        let Some(ResponseFormat::JsonSchema(f)) = decode(body.as_bytes()).unwrap().response_format else {
+            panic!("a json-schema response format")
+        };
+        assert_eq!(f.schema_json, schema, "the client's text and property order");
     }
 
     #[test]

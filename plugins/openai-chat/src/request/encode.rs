@@ -18,7 +18,6 @@ use aether_plugin_sdk::types::{
     ToolChoice, ToolResult, ToolResultPart,
 };
 use serde::Serialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::media;
@@ -164,7 +163,8 @@ enum OutFormat<'a> {
 #[derive(Serialize)]
 struct OutSchema<'a> {
     name: &'a str,
-    schema: Value,
+    /// The IR's text, checked to be JSON and written as it is, properties in their order.
+    schema: &'a RawValue,
     strict: bool,
 }
 
@@ -498,7 +498,7 @@ mod tests {
     use aether_plugin_sdk::types::{
         InlineData, JsonSchemaFormat, MediaBlock, Sampling, TextBlock, ThinkingBlock, Tool, ToolCall,
     };
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn text(t: &str) -> ContentBlock {
         ContentBlock::Text(TextBlock {
@@ -834,6 +834,21 @@ mod tests {
         };
         let text = String::from_utf8(encode(&r).unwrap().body).unwrap();
         assert!(text.contains(&format!(r#""parameters":{schema}"#)), "{text}");
+    }
+
+    #[test]
+    fn a_structured_output_schema_is_written_as_it_is() {
+        let schema = r#"{"type":"object","properties":{"zeta":{},"alpha":{}}}"#;
+        let r = ChatRequest {
+            response_format: Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
+                name: "out".into(),
+                schema_json: schema.into(),
+                strict: true,
+            })),
+            ..request(vec![])
+        };
+        let text = String::from_utf8(encode(&r).unwrap().body).unwrap();
+        assert!(text.contains(&format!(r#""schema":{schema}"#)), "{text}");
     }
 
     #[test]

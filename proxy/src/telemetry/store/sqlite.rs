@@ -9,9 +9,8 @@
 //! data plane's) for the few milliseconds a batch takes, as sqlx's worker thread would.
 
 use std::str::FromStr;
-use std::time::Duration;
-
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
