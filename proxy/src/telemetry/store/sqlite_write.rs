@@ -352,6 +352,70 @@ mod tests {
         assert_eq!(error.code & 0xff, ffi::SQLITE_RANGE, "{error}");
     }
 
+    /// Another connection holds the write lock: a write waits for it under the connection's
+    /// busy timeout, and without one fails with a transient error.
+    #[tokio::test]
+    async fn a_write_waits_for_another_writer_or_fails_transiently() {
+        use std::time::Duration;
+
+        use sqlx::sqlite::SqliteConnectOptions;
+
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let options = |busy_ms| {
+            SqliteConnectOptions::new()
+                .filename(dir.path().join("busy.db"))
+                .create_if_missing(true)
+                .busy_timeout(Duration::from_millis(busy_ms))
+        };
+        let mut holder = SqliteConnection::connect_with(&options(0))
+            .await
+            .expect("first connection");
+        sqlx::query("CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL)")
+            .execute(&mut holder)
+            .await
+            .expect("table");
+        let insert = |conn: &mut LockedSqliteHandle<'_>, id: &str| {
+            Connection::new(conn).transaction(|db| db.prepare("INSERT INTO t (id) VALUES (?)")?.run(&[Val::Text(id)]))
+        };
+
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .expect("write lock");
+        let mut impatient = SqliteConnection::connect_with(&options(0))
+            .await
+            .expect("second connection");
+        let (error, afterwards) = insert(&mut impatient.lock_handle().await.expect("lock"), "a").expect_err("busy");
+        assert_eq!(error.code & 0xff, ffi::SQLITE_BUSY, "{error}");
+        assert!(error.is_transient());
+        assert_eq!(afterwards, Afterwards::Reusable);
+
+        let mut patient = SqliteConnection::connect_with(&options(5_000))
+            .await
+            .expect("third connection");
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            sqlx::query("COMMIT").execute(&mut holder).await.expect("released");
+            holder
+        });
+        // Blocks this test's thread until the holder commits on another one.
+        let written = tokio::task::spawn_blocking(move || {
+            let handle = tokio::runtime::Handle::current();
+            let mut locked = handle.block_on(patient.lock_handle()).expect("lock");
+            let written = insert(&mut locked, "b");
+            drop(locked);
+            (written, patient)
+        });
+        let (written, mut patient) = written.await.expect("joined");
+        written.expect("written once the lock was free");
+        release.await.expect("holder");
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM t")
+            .fetch_all(&mut patient)
+            .await
+            .expect("read");
+        assert_eq!(ids, ["b"]);
+    }
+
     #[test]
     fn busy_locked_and_disk_errors_are_transient() {
         let e = |code| SqliteError {
