@@ -7,10 +7,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Arguments as _;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 
-use super::StoreError;
-use super::sql::{sql_store, sqlx_write};
+use super::sql::{self, Placeholders, Val, sql_store};
+use super::{StoreError, WriteBatch};
+use crate::telemetry::clock;
 use crate::telemetry::migrate;
 use crate::telemetry::settings::TelemetrySection;
 
@@ -44,4 +46,49 @@ sql_store!(
     Some(migrate::POSTGRES_LOCK)
 );
 
-sqlx_write!(PostgresStore, sqlx::Postgres, super::sql::Placeholders::Dollar);
+impl PostgresStore {
+    /// Writes a batch that is not empty in one transaction: the multi-row upserts of
+    /// [`sql::statement_rows`]' shapes, then the first-byte updates.
+    async fn write_batch(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        let now = clock::now_ms();
+        let attempts: Vec<String> = batch.records.iter().map(sql::attempts_json).collect();
+        let mut tx = self.pool.begin().await?;
+        let mut start = 0;
+        for rows in sql::statement_rows(batch.records.len()) {
+            let range = start..start + rows;
+            start += rows;
+            let (chunk, attempts) = (&batch.records[range.clone()], &attempts[range]);
+            let statement = sql::upsert_statement(rows, Placeholders::Dollar);
+            let mut args = PgArguments::default();
+            // One allocation for the chunk's values: grown by doubling instead, the
+            // vector is reallocated a dozen times per statement.
+            args.reserve(chunk.len() * sql::COLUMNS.len(), 0);
+            for (record, attempts) in chunk.iter().zip(attempts) {
+                for v in sql::row_values(record, &self.instance, now, attempts) {
+                    match v {
+                        Val::Int(n) => args.add(n),
+                        Val::OptInt(n) => args.add(n),
+                        Val::Text(s) => args.add(s),
+                        Val::OptText(s) => args.add(s),
+                        Val::Bool(b) => args.add(b),
+                    }
+                    .map_err(|e| StoreError::from(sqlx::Error::Encode(e)))?;
+                }
+            }
+            sqlx::query_with(&statement, args).execute(&mut *tx).await?;
+        }
+        for fb in &batch.first_bytes {
+            let [a, b, c, d] = sql::FIRST_BYTE_SQL;
+            let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(a);
+            q.push_bind(i64::try_from(fb.ttfb_ms).unwrap_or(i64::MAX))
+                .push(b)
+                .push_bind(now)
+                .push(c)
+                .push_bind(fb.request_id.as_str())
+                .push(d);
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

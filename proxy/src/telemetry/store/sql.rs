@@ -431,7 +431,8 @@ pub fn statements(sql: &str) -> Vec<String> {
 }
 
 /// Implements [`super::Store`] for a struct with `pool: sqlx::Pool<$db>` and
-/// `instance: String`, and an inherent `write_batch` (see [`sqlx_write`]); `$lock` is a
+/// `instance: String`, and an inherent `write_batch` (the batch write, which differs: see
+/// `postgres.rs` and `sqlite.rs`); `$lock` is a
 /// statement run first in each migration transaction (an advisory lock for PostgreSQL,
 /// `None` for SQLite).
 macro_rules! sql_store {
@@ -655,67 +656,6 @@ macro_rules! sql_store {
 }
 
 pub(crate) use sql_store;
-
-/// Implements `write_batch` (the body of [`super::Store::write`], for a batch that is not
-/// empty) through sqlx, for a struct with `pool: sqlx::Pool<$db>` and `instance: String`:
-/// one transaction, the multi-row upserts of [`statement_rows`]' shapes, then the first-byte
-/// updates. PostgreSQL writes this way; SQLite binds in place instead (`sqlite_write`).
-macro_rules! sqlx_write {
-    ($store:ty, $db:ty, $placeholders:expr) => {
-        impl $store {
-            /// Writes a batch that is not empty in one transaction.
-            async fn write_batch(
-                &self,
-                batch: &$crate::telemetry::store::WriteBatch,
-            ) -> Result<(), $crate::telemetry::store::StoreError> {
-                use sqlx::Arguments as _;
-                use $crate::telemetry::store::sql::{self, Val};
-                let now = $crate::telemetry::clock::now_ms();
-                let attempts: Vec<String> = batch.records.iter().map(sql::attempts_json).collect();
-                let mut tx = self.pool.begin().await?;
-                let mut start = 0;
-                for rows in sql::statement_rows(batch.records.len()) {
-                    let range = start..start + rows;
-                    start += rows;
-                    let (chunk, attempts) = (&batch.records[range.clone()], &attempts[range]);
-                    let statement = sql::upsert_statement(rows, $placeholders);
-                    let mut args = <$db as sqlx::Database>::Arguments::default();
-                    // One allocation for the chunk's values: grown by doubling instead, the
-                    // vector is reallocated a dozen times per statement.
-                    args.reserve(chunk.len() * sql::COLUMNS.len(), 0);
-                    for (record, attempts) in chunk.iter().zip(attempts) {
-                        for v in sql::row_values(record, &self.instance, now, attempts) {
-                            match v {
-                                Val::Int(n) => args.add(n),
-                                Val::OptInt(n) => args.add(n),
-                                Val::Text(s) => args.add(s),
-                                Val::OptText(s) => args.add(s),
-                                Val::Bool(b) => args.add(b),
-                            }
-                            .map_err(|e| $crate::telemetry::store::StoreError::from(sqlx::Error::Encode(e)))?;
-                        }
-                    }
-                    sqlx::query_with(&statement, args).execute(&mut *tx).await?;
-                }
-                for fb in &batch.first_bytes {
-                    let [a, b, c, d] = sql::FIRST_BYTE_SQL;
-                    let mut q = sqlx::QueryBuilder::<$db>::new(a);
-                    q.push_bind(i64::try_from(fb.ttfb_ms).unwrap_or(i64::MAX))
-                        .push(b)
-                        .push_bind(now)
-                        .push(c)
-                        .push_bind(fb.request_id.as_str())
-                        .push(d);
-                    q.build().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-        }
-    };
-}
-
-pub(crate) use sqlx_write;
 
 #[cfg(test)]
 mod tests {

@@ -36,6 +36,14 @@ pub struct SqliteError {
 }
 
 impl SqliteError {
+    /// The caller's mistake, caught before SQLite saw it.
+    fn misuse(message: &str) -> Self {
+        SqliteError {
+            code: ffi::SQLITE_MISUSE,
+            message: message.into(),
+        }
+    }
+
     /// Whether retrying later may succeed without anyone changing anything: the database is
     /// busy or locked by another connection, or the disk failed, filled up or went away.
     pub fn is_transient(&self) -> bool {
@@ -117,10 +125,7 @@ impl<'h> Connection<'h> {
                 _conn: PhantomData,
                 _values: PhantomData,
             }),
-            None => Err(SqliteError {
-                code: ffi::SQLITE_MISUSE,
-                message: "no statement in the text".into(),
-            }),
+            None => Err(SqliteError::misuse("no statement in the text")),
         }
     }
 
@@ -193,7 +198,7 @@ impl<'v> Statement<'_, 'v> {
     fn bind(&mut self, values: &[Val<'v>]) -> Result<(), SqliteError> {
         let stmt = self.raw.as_ptr();
         for (i, value) in values.iter().enumerate() {
-            let index = c_int::try_from(i + 1).map_err(|_| self.misuse("too many values"))?;
+            let index = c_int::try_from(i + 1).map_err(|_| SqliteError::misuse("too many values"))?;
             // SAFETY: a live statement. A text is bound as `SQLITE_STATIC`: SQLite reads
             // it in place until it is rebound or the statement finalized, and it lives for
             // `'v`, which outlives the statement. Its length is given, so it needs no NUL,
@@ -230,13 +235,6 @@ impl<'v> Statement<'_, 'v> {
             }
         }
     }
-
-    fn misuse(&self, message: &str) -> SqliteError {
-        SqliteError {
-            code: ffi::SQLITE_MISUSE,
-            message: message.into(),
-        }
-    }
 }
 
 impl Drop for Statement<'_, '_> {
@@ -258,15 +256,22 @@ mod tests {
 
     use super::*;
 
-    async fn memory() -> SqliteConnection {
-        let mut conn = SqliteConnection::connect("sqlite::memory:")
-            .await
-            .expect("in-memory database");
+    /// `conn` with the tests' table `t`.
+    async fn with_table(mut conn: SqliteConnection) -> SqliteConnection {
         sqlx::query("CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, n INTEGER, b INTEGER, s TEXT)")
             .execute(&mut conn)
             .await
             .expect("table");
         conn
+    }
+
+    async fn memory() -> SqliteConnection {
+        with_table(
+            SqliteConnection::connect("sqlite::memory:")
+                .await
+                .expect("in-memory database"),
+        )
+        .await
     }
 
     #[tokio::test]
@@ -367,13 +372,12 @@ mod tests {
                 .create_if_missing(true)
                 .busy_timeout(Duration::from_millis(busy_ms))
         };
-        let mut holder = SqliteConnection::connect_with(&options(0))
-            .await
-            .expect("first connection");
-        sqlx::query("CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL)")
-            .execute(&mut holder)
-            .await
-            .expect("table");
+        let mut holder = with_table(
+            SqliteConnection::connect_with(&options(0))
+                .await
+                .expect("first connection"),
+        )
+        .await;
         let insert = |conn: &mut LockedSqliteHandle<'_>, id: &str| {
             Connection::new(conn).transaction(|db| db.prepare("INSERT INTO t (id) VALUES (?)")?.run(&[Val::Text(id)]))
         };
