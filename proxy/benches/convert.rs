@@ -43,15 +43,15 @@ fn bench(c: &mut Criterion) {
         let client = plugins.get(format);
         for (path, splicing) in [("spliced", Splicing::On), ("through the plugins", Splicing::Off)] {
             let mut converter = StreamConverter::open_with(&openai, &client, "m", splicing).unwrap();
-            converter.push_block(&block(1)).unwrap();
+            converter.push_block(&block(1), |_| ()).unwrap();
             let one = block(1);
             group.bench_function(format!("wasm, to {name}, one event per block, {path}"), |b| {
-                b.iter(|| black_box(converter.push_block(&one).unwrap()));
+                b.iter(|| black_box(converter.push_block(&one, |_| ()).unwrap()));
             });
             let ten = block(10);
             group.throughput(Throughput::Elements(10));
             group.bench_function(format!("wasm, to {name}, ten events per block, {path}"), |b| {
-                b.iter(|| black_box(converter.push_block(&ten).unwrap()));
+                b.iter(|| black_box(converter.push_block(&ten, |_| ()).unwrap()));
             });
             group.throughput(Throughput::Elements(1));
             let expected = match splicing {

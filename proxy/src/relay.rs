@@ -10,7 +10,8 @@
 //! with their length.
 //!
 //! When the upstream speaks another format than the client ([`ResponseConversion`]), the
-//! usage tap still reads the upstream's own bytes, and what goes to the client is converted:
+//! usage tap still reads the upstream's own bytes (of a stream, the events the converter did
+//! not splice, which are all that can carry usage), and what goes to the client is converted:
 //! a body through `decode-response` → `encode-response` (an error body through
 //! `decode-error` → `error-body`, same status), a stream block by block through a
 //! [`StreamConverter`]. A conversion that fails before the response head was written is an
@@ -334,8 +335,9 @@ impl RelayPath<'_, '_> {
                 if block.is_empty() {
                     return Ok(block);
                 }
-                tap.events(&block);
-                let out = Bytes::from(converter.push_block(&block)?);
+                let out = converter.push_block(&block, |raw| tap.offer(raw));
+                tap.flush();
+                let out = Bytes::from(out?);
                 Ok(match self.params.usage_chunk {
                     UsageChunk::Relay => out,
                     UsageChunk::Withhold => without_usage_chunks(out),
@@ -352,8 +354,9 @@ impl RelayPath<'_, '_> {
                 let mut out = if remainder.is_empty() {
                     Vec::new()
                 } else {
-                    tap.events(remainder);
-                    converter.push_block(remainder)?
+                    let out = converter.push_block(remainder, |raw| tap.offer(raw));
+                    tap.flush();
+                    out?
                 };
                 out.extend(converter.finish()?);
                 let out = Bytes::from(out);

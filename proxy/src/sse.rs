@@ -77,9 +77,13 @@ type Cow<'a> = std::borrow::Cow<'a, str>;
 
 /// Splits a block of complete events into events (comments and empty events skipped).
 pub fn events(block: &[u8]) -> impl Iterator<Item = Event<'_>> {
-    raw_events(block)
-        .filter_map(|raw| std::str::from_utf8(raw).ok())
-        .filter_map(parse_event)
+    raw_events(block).filter_map(event)
+}
+
+/// One raw event (as [`raw_events`] yields) parsed; `None` for a comment, an empty event or
+/// bytes that are not UTF-8.
+pub fn event(raw: &[u8]) -> Option<Event<'_>> {
+    std::str::from_utf8(raw).ok().and_then(parse_event)
 }
 
 /// The raw events of a block, each without its terminating blank line.

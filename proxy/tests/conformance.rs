@@ -103,6 +103,9 @@ fn as_block(events: &[aether::plugin_host::bindings::types::SseEvent]) -> Vec<u8
 fn spliced_streams_are_the_streams_the_plugins_write() {
     use aether::conversion::stream::{Splicing, StreamConverter};
     use aether::plugin_host::bindings::types::TestCheck;
+    use aether::telemetry::usage::UsageTap;
+
+    let tapped = |tap: &UsageTap| (tap.usage(), tap.saw_usage(), tap.completed(), tap.failure().is_some());
 
     let plugins = builtin_plugins();
     let mut failures = Vec::new();
@@ -130,10 +133,13 @@ fn spliced_streams_are_the_streams_the_plugins_write() {
                 let run = |splicing| {
                     let mut converter = StreamConverter::open_with(&from, &to, &stream.model, splicing).unwrap();
                     // Each event on its own and all in one read: the two ways the relay sees them.
-                    let whole = converter.push_block(&block).map(|mut out| {
+                    // The usage tap reads only what was not spliced, as on the request path.
+                    let mut tap = UsageTap::new(from.clone());
+                    let whole = converter.push_block(&block, |raw| tap.offer(raw)).map(|mut out| {
                         out.extend(converter.finish().unwrap_or_default());
                         out
                     });
+                    tap.flush();
                     let spliced = converter.spliced();
                     let mut converter = StreamConverter::open_with(&from, &to, &stream.model, splicing).unwrap();
                     let mut single = Vec::new();
@@ -141,10 +147,10 @@ fn spliced_streams_are_the_streams_the_plugins_write() {
                         single.extend(converter.push_event(event).unwrap_or_default());
                     }
                     single.extend(converter.finish().unwrap_or_default());
-                    (whole.ok(), single, spliced + converter.spliced())
+                    (whole.ok(), single, spliced + converter.spliced(), tapped(&tap))
                 };
-                let (plain_whole, plain_single, none) = run(Splicing::Off);
-                let (whole, single, spliced) = run(Splicing::On);
+                let (plain_whole, plain_single, none, _) = run(Splicing::Off);
+                let (whole, single, spliced, usage) = run(Splicing::On);
                 assert_eq!(none, 0, "nothing is spliced with splicing off");
                 *spliced_by_pair
                     .entry(format!("{}--{}", file.from, file.to))
@@ -156,6 +162,14 @@ fn spliced_streams_are_the_streams_the_plugins_write() {
                 }
                 if json(&single) != json(&plain_single) {
                     failures.push(format!("{label}: event by event, spliced and not differ"));
+                }
+                let mut every_event = UsageTap::new(from.clone());
+                every_event.events(&block);
+                if usage != tapped(&every_event) {
+                    failures.push(format!(
+                        "{label}: the tap saw other usage without the spliced events: {usage:?}, not {:?}",
+                        tapped(&every_event)
+                    ));
                 }
             }
         }

@@ -13,6 +13,14 @@
 //! offered one too, an event that fits is converted here by copying its JSON string's body
 //! between the encoder's head and tail, without calling either plugin ([`super::splice`]).
 //! Anything else goes through the plugins, which replaces both splices.
+//!
+//! **Usage.** Only the events that go through the plugins are handed back for the usage tap
+//! ([`StreamConverter::push_block`]'s `unspliced`). A spliced event is, outside one JSON
+//! string, byte for byte the event the decoder's splice was cut from, which went through
+//! the plugins and so past the tap; every format reports usage cumulatively and outside
+//! its text, so the spliced copy cannot change what the tap reports. This matters for
+//! Gemini upstreams, whose every chunk repeats `usageMetadata`: without it, each text delta
+//! would cost a call of the upstream plugin's tap.
 
 use std::sync::Arc;
 
@@ -28,6 +36,15 @@ pub enum Splicing {
     On,
     /// Every event goes through the plugins (to compare the two paths).
     Off,
+}
+
+/// Which way an upstream event went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// Copied between the splices' bytes by the host.
+    Spliced,
+    /// It must go through the plugins.
+    Plugins,
 }
 
 /// One stream's decoder and encoder.
@@ -85,19 +102,50 @@ impl StreamConverter {
     }
 
     /// Converts a block of whole upstream events; the client's bytes (possibly none).
-    pub fn push_block(&mut self, block: &[u8]) -> Result<Vec<u8>, ConversionError> {
-        let mut out = Vec::new();
-        for event in sse::events(block) {
-            self.push(event.name, &event.data, &mut out)?;
+    /// `unspliced` sees each raw event (as [`sse::raw_events`] yields) that goes through the
+    /// plugins, before it does, and every event after one that fails: the events the usage
+    /// tap must read (see the module docs), since the upstream billed them all.
+    pub fn push_block(&mut self, block: &[u8], mut unspliced: impl FnMut(&[u8])) -> Result<Vec<u8>, ConversionError> {
+        // Converted events are about as long as the upstream's; a little more saves a regrowth.
+        let mut out = Vec::with_capacity(block.len() + block.len() / 4);
+        let mut events = sse::raw_events(block);
+        while let Some(raw) = events.next() {
+            if let Err(e) = self.push_raw(raw, &mut out, &mut unspliced) {
+                events.for_each(unspliced);
+                return Err(e);
+            }
         }
         self.flush(&mut out)?;
         Ok(out)
     }
 
+    /// One raw upstream event: spliced into `out`, or shown to `unspliced` and decoded.
+    fn push_raw(
+        &mut self,
+        raw: &[u8],
+        out: &mut Vec<u8>,
+        unspliced: &mut impl FnMut(&[u8]),
+    ) -> Result<(), ConversionError> {
+        let Some(event) = sse::event(raw) else {
+            return Ok(());
+        };
+        let fit = self.splice(event.name, &event.data, out);
+        if !matches!(fit, Ok(Fit::Spliced)) {
+            unspliced(raw);
+        }
+        match fit? {
+            Fit::Spliced => Ok(()),
+            Fit::Plugins => self.decode(event.name, &event.data),
+        }
+    }
+
     /// Converts one upstream event on its own; the client's bytes.
     pub fn push_event(&mut self, event: &SseEvent) -> Result<Vec<u8>, ConversionError> {
         let mut out = Vec::new();
-        self.push(event.name.as_deref(), &event.data, &mut out)?;
+        let name = event.name.as_deref();
+        if self.splice(name, &event.data, &mut out)? == Fit::Plugins {
+            self.decode(name, &event.data)?;
+        }
         self.flush(&mut out)?;
         Ok(out)
     }
@@ -107,9 +155,8 @@ impl StreamConverter {
         self.spliced
     }
 
-    /// One upstream event: spliced into `out` when both plugins' splices cover it, else
-    /// decoded, its IR events waiting for [`StreamConverter::flush`].
-    fn push(&mut self, name: Option<&str>, data: &str, out: &mut Vec<u8>) -> Result<(), ConversionError> {
+    /// Splices one upstream event into `out` when both plugins' splices cover it.
+    fn splice(&mut self, name: Option<&str>, data: &str, out: &mut Vec<u8>) -> Result<Fit, ConversionError> {
         if let Some(decode) = &self.decode_splice
             && let Some(body) = splice::body(decode, name, data)
         {
@@ -123,9 +170,14 @@ impl StreamConverter {
                 out.extend_from_slice(body.as_bytes());
                 out.extend_from_slice(&encode.tail);
                 self.spliced += 1;
-                return Ok(());
+                return Ok(Fit::Spliced);
             }
         }
+        Ok(Fit::Plugins)
+    }
+
+    /// Decodes one upstream event; its IR events wait for [`StreamConverter::flush`].
+    fn decode(&mut self, name: Option<&str>, data: &str) -> Result<(), ConversionError> {
         let event = SseEvent {
             name: name.map(str::to_owned),
             data: data.to_owned(),

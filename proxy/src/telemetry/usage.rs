@@ -26,6 +26,8 @@ pub struct UsageTap {
     completed: bool,
     saw_usage: bool,
     failure: Option<PluginError>,
+    /// Events offered and not yet shown to the plugin (those of the current block).
+    pending: Vec<SseEvent>,
 }
 
 impl UsageTap {
@@ -38,6 +40,7 @@ impl UsageTap {
             completed: false,
             saw_usage: false,
             failure: None,
+            pending: Vec::new(),
         }
     }
 
@@ -69,20 +72,33 @@ impl UsageTap {
 
     /// Reads a block of one or more complete SSE events (as [`crate::sse::SseFramer`] yields).
     pub fn events(&mut self, block: &[u8]) {
-        if self.failure.is_some() {
+        for raw in sse::raw_events(block) {
+            self.offer(raw);
+        }
+        self.flush();
+    }
+
+    /// Offers one raw event (as [`crate::sse::raw_events`] yields); it waits for
+    /// [`UsageTap::flush`] when it holds one of the plugin's usage markers, so that a block's
+    /// events reach the plugin in one call.
+    pub fn offer(&mut self, raw: &[u8]) {
+        if self.failure.is_some() || !self.plugin.is_usage_event(raw) {
             return;
         }
-        let marked: Vec<SseEvent> = sse::raw_events(block)
-            .filter(|raw| self.plugin.is_usage_event(raw))
-            .flat_map(sse::events)
-            .map(|e| SseEvent {
-                name: e.name.map(str::to_owned),
-                data: e.data.into_owned(),
-            })
-            .collect();
-        if marked.is_empty() {
+        if let Some(event) = sse::event(raw) {
+            self.pending.push(SseEvent {
+                name: event.name.map(str::to_owned),
+                data: event.data.into_owned(),
+            });
+        }
+    }
+
+    /// Shows the plugin the events offered since the last flush, if any.
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() {
             return;
         }
+        let marked = std::mem::take(&mut self.pending);
         match self.push(&marked) {
             Ok(report) => self.take(&report),
             Err(e) => self.failure = Some(e),
