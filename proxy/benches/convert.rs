@@ -34,6 +34,20 @@ fn block(events: usize) -> Vec<u8> {
     out
 }
 
+/// An OpenAI Chat stream of `deltas` text deltas, as reads of 8 events.
+fn whole_stream(deltas: usize) -> Vec<Vec<u8>> {
+    const FINISH: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}"#;
+    const USAGE: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":20,"completion_tokens":400,"total_tokens":420,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}"#;
+    let events: Vec<&str> = std::iter::once(FIRST)
+        .chain(std::iter::repeat_n(CHUNK, deltas))
+        .chain([FINISH, USAGE, "[DONE]"])
+        .collect();
+    events
+        .chunks(8)
+        .map(|read| read.iter().flat_map(|data| format!("data: {data}\n\n").into_bytes()).collect())
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let plugins = Plugins::load(PluginSettings::default()).unwrap();
     let openai = plugins.get(WireFormat::OpenaiChat);
@@ -58,6 +72,9 @@ fn bench(c: &mut Criterion) {
                 Splicing::On => 1,
                 Splicing::Off => 0,
             };
+            // Two more events (the benchmarks above may have been filtered out): the second
+            // is spliced when splicing is on.
+            converter.push_block(&block(2), |_| ()).unwrap();
             assert_eq!(converter.spliced().min(1), expected, "{name}, {path}");
         }
     }
@@ -79,6 +96,38 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(encoder.push(&decoder.push(&event).unwrap()).unwrap()));
         });
     }
+    group.finish();
+
+    // A whole stream as the relay converts it: opened, 200 text deltas after the role
+    // chunk, the finish and usage chunks and `[DONE]`, in reads of 8 events, the usage tap
+    // fed what was not spliced, finished and dropped.
+    let stream = whole_stream(200);
+    let mut group = c.benchmark_group("whole 200-event stream, openai-chat upstream");
+    for (name, format) in [("gemini", WireFormat::Gemini), ("claude", WireFormat::Claude)] {
+        let client = plugins.get(format);
+        group.bench_function(format!("wasm, to {name}"), |b| {
+            b.iter(|| {
+                let mut tap = aether::telemetry::usage::UsageTap::new(openai.clone());
+                let mut converter = StreamConverter::open(&openai, &client, "m").unwrap();
+                let mut out = 0;
+                for block in &stream {
+                    out += converter.push_block(block, |raw| tap.offer(raw)).unwrap().len();
+                    tap.flush();
+                }
+                out += converter.finish().unwrap().len();
+                black_box((out, tap.usage()))
+            });
+        });
+    }
+    group.bench_function("same format, the usage tap alone", |b| {
+        b.iter(|| {
+            let mut tap = aether::telemetry::usage::UsageTap::new(openai.clone());
+            for block in &stream {
+                tap.events(block);
+            }
+            black_box(tap.usage())
+        });
+    });
     group.finish();
 
     let mut group = c.benchmark_group("request, claude client");
