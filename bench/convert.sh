@@ -5,6 +5,9 @@
 #   Claude client → Claude upstream (same format)  vs  Claude client → OpenAI Chat upstream
 #   OpenAI client → OpenAI upstream (same format)  vs  OpenAI client → Gemini upstream
 #
+# and each converted row also against the upstream's own format relayed same-format (OpenAI
+# client → OpenAI upstream, Gemini client → Gemini upstream): the same upstream answer, so the
+# difference is the conversion alone;
 # each non-streaming (with one tool, and with a Claude Code–like list of 20), as a 200-event
 # text stream, and as a tool-call stream (arguments in 16 deltas); then the time between
 # events a client sees in a paced stream (200 events, 5 ms apart), same format and converted;
@@ -29,7 +32,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
 
-"$BIN" mock --listen "127.0.0.1:$MOCK" >/dev/null 2>&1 & pids+=($!)
+"$BIN" mock --listen "127.0.0.1:$MOCK" >/dev/null 2>&1 & MOCK_PID=$!; pids+=($MOCK_PID)
 # A gateway (telemetry off) on a fresh port; echoes "port pid".
 gateway() {
   local name=$1 port admin; port=$(free_port); admin=$(free_port)
@@ -47,22 +50,22 @@ wait_port "$MOCK"
 read -r GW GW_PID <<<"$(gateway main)"
 
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-# One wrk run: "req/s p50_ms cpu_us_per_request non2xx".
+# One wrk run: "req/s p50_ms gateway_cpu_us_per_request mock_cpu_us_per_request non2xx".
 run() {
   local path=$1; shift
-  local before; before=$(ticks "$GW_PID")
+  local before mock_before; before=$(ticks "$GW_PID"); mock_before=$(ticks "$MOCK_PID")
   env "$@" wrk -t$THREADS -c$CONNS -d${DURATION}s --latency -s bench/convert.lua "http://127.0.0.1:$GW$path" > "$WORK/wrk.txt"
-  local used=$(( $(ticks "$GW_PID") - before ))
-  python3 - "$WORK/wrk.txt" "$used" "$(getconf CLK_TCK)" <<'PY'
+  local used=$(( $(ticks "$GW_PID") - before )) mock_used=$(( $(ticks "$MOCK_PID") - mock_before ))
+  python3 - "$WORK/wrk.txt" "$used" "$mock_used" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
-used, hz = int(sys.argv[2]), int(sys.argv[3])
+used, mock_used, hz = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 m = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\b", t, re.M)
 p50 = float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-reqs = int(re.search(r"(\d+) requests in", t).group(1))
+reqs = max(int(re.search(r"(\d+) requests in", t).group(1)), 1)
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-print(f"{rps:.0f} {p50:.2f} {used / hz * 1e6 / max(reqs, 1):.0f} {bad.group(1) if bad else 0}")
+print(f"{rps:.0f} {p50:.2f} {used / hz * 1e6 / reqs:.0f} {mock_used / hz * 1e6 / reqs:.0f} {bad.group(1) if bad else 0}")
 PY
 }
 
@@ -70,20 +73,34 @@ echo "# bench/convert.sh $DURATION $CONNS — $(date -u +%Y-%m-%dT%H:%MZ), $(npr
 echo
 echo "## Throughput, converted against same format"
 echo
-echo "| client | traffic | upstream | req/s | p50 ms | gateway CPU µs / request | non-2xx | converted / same |"
-echo "|---|---|---|---:|---:|---:|---:|---:|"
+echo "Each converted row is measured beside two same-format rows: the client's own format (its"
+echo "upstream another provider) and the upstream's own format (the same upstream answer, relayed"
+echo "as it is). The mock shares the machine, and its OpenAI and Gemini answers cost it more CPU"
+echo "than its Claude ones; the gateway's CPU per request is what a gateway whose upstream is"
+echo "elsewhere is bound by."
+echo
+echo "| client | traffic | upstream | req/s | p50 ms | gateway CPU µs / request | mock CPU µs / request | non-2xx | converted / same, req/s | converted / same, gateway CPU |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for client in claude openai; do
-  if [ $client = claude ]; then path=/v1/messages; same=mock-claude; conv=mock-gpt; else path=/v1/chat/completions; same=mock-gpt; conv=mock-gemini; fi
+  if [ $client = claude ]; then
+    path=/v1/messages; same=mock-claude; conv=mock-gpt; upclient=openai; uppath=/v1/chat/completions
+  else
+    path=/v1/chat/completions; same=mock-gpt; conv=mock-gemini; upclient=gemini; uppath=/
+  fi
   for traffic in "body:0:text:20:1" "body20tools:0:text:20:20" "stream200:1:text:200:1" "toolstream:1:tool_call:16:1"; do
     IFS=: read -r label stream scenario chunks tools <<<"$traffic"
-    vars=(CLIENT=$client STREAM=$stream SCENARIO=$scenario CHUNKS=$chunks TOOLS=$tools)
-    # Warm-up, then same format and converted back to back.
-    run $path "${vars[@]}" MODEL=$same >/dev/null; run $path "${vars[@]}" MODEL=$conv >/dev/null
-    read -r s_rps s_p50 s_cpu s_bad <<<"$(run $path "${vars[@]}" MODEL=$same)"
-    read -r c_rps c_p50 c_cpu c_bad <<<"$(run $path "${vars[@]}" MODEL=$conv)"
-    ratio=$(python3 -c "print(f'{$c_rps/$s_rps:.2f}x')")
-    echo "| $client | $label | $same (same) | $s_rps | $s_p50 | $s_cpu | $s_bad | |"
-    echo "| $client | $label | $conv (converted) | $c_rps | $c_p50 | $c_cpu | $c_bad | **$ratio** |"
+    vars=(STREAM=$stream SCENARIO=$scenario CHUNKS=$chunks TOOLS=$tools)
+    # Warm-up, then the three back to back.
+    run $path "${vars[@]}" CLIENT=$client MODEL=$same >/dev/null; run $path "${vars[@]}" CLIENT=$client MODEL=$conv >/dev/null
+    run $uppath "${vars[@]}" CLIENT=$upclient MODEL=$conv >/dev/null
+    read -r s_rps s_p50 s_cpu s_mock s_bad <<<"$(run $path "${vars[@]}" CLIENT=$client MODEL=$same)"
+    read -r u_rps u_p50 u_cpu u_mock u_bad <<<"$(run $uppath "${vars[@]}" CLIENT=$upclient MODEL=$conv)"
+    read -r c_rps c_p50 c_cpu c_mock c_bad <<<"$(run $path "${vars[@]}" CLIENT=$client MODEL=$conv)"
+    ratios() { python3 -c "print(f'{$c_rps/$1:.2f}x | {$2/$c_cpu:.2f}x')"; }
+    echo "| $client | $label | $same (same, client's format) | $s_rps | $s_p50 | $s_cpu | $s_mock | $s_bad | | |"
+    echo "| $upclient | $label | $conv (same, upstream's format) | $u_rps | $u_p50 | $u_cpu | $u_mock | $u_bad | | |"
+    echo "| $client | $label | $conv (converted) | $c_rps | $c_p50 | $c_cpu | $c_mock | $c_bad | **$(ratios "$s_rps" "$s_cpu" | sed 's/ | /** | **/')** |"
+    echo "| | | ÷ upstream's format | | | | | | $(ratios "$u_rps" "$u_cpu") |"
   done
 done
 echo

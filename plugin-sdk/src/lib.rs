@@ -63,7 +63,8 @@ pub trait FormatPlugin: 'static {
     const VERSION: &'static str;
     /// Substrings of which one occurs in every SSE event that can carry usage or end a
     /// stream. The host skips [`FormatPlugin::tap_event`] for other events, which keeps
-    /// streams cheap. Empty: every event is tapped.
+    /// streams cheap. Empty: every event is tapped. In a converted stream, events the host
+    /// splices are skipped as well (IR.md, "Splices").
     const USAGE_MARKERS: &'static [&'static str] = &[];
 
     /// The routing facts of a client request: model, stream flag, capabilities, an input
