@@ -5,16 +5,23 @@
 //!   items (`developer` for system); an assistant turn → `reasoning` items (only thinking
 //!   with a signature, sent as `encrypted_content`), `message` items with `output_text`
 //!   parts, and `function_call` items; tool results → `function_call_output` items.
+//! - Tool and structured-output schemas are written as the client wrote them (the IR's
+//!   text, checked to be JSON), so their properties keep the client's order.
 //! - `store: false` always (the gateway keeps no state), and `include:
 //!   ["reasoning.encrypted_content"]` whenever reasoning is asked for or sent back.
 //! - Dropped: stop sequences, seed and top-k (Responses has none), redacted thinking
 //!   (another provider's opaque data), thinking without a signature, cache hints.
+//!
+//! The body is typed structs that borrow from the IR, serialised once: no JSON tree is
+//! built (only images and documents go through `serde_json::Value`, from [`crate::media`]).
 
 use aether_plugin_sdk::types::{
     ChatRequest, ContentBlock, EncodedRequest, Message, PluginError, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
     ToolResult, ToolResultPart,
 };
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::media;
 use crate::reasoning::effort_for_budget;
@@ -25,12 +32,157 @@ pub const PATH: &str = "/v1/responses";
 /// What `include` asks for so reasoning can be sent back with `store: false`.
 pub const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 
+/// The request body.
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions: Option<String>,
+    input: Vec<Item<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<FunctionTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<OutToolChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<OutReasoning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    include: Option<[&'static str; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<OutText<'a>>,
+    stream: bool,
+    store: bool,
+}
+
+/// One input item.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Item<'a> {
+    Message {
+        role: &'static str,
+        content: Vec<Part<'a>>,
+    },
+    Reasoning {
+        summary: Vec<SummaryText<'a>>,
+        encrypted_content: &'a str,
+    },
+    FunctionCall {
+        call_id: &'a str,
+        name: &'a str,
+        arguments: &'a str,
+    },
+    FunctionCallOutput {
+        call_id: &'a str,
+        output: Output<'a>,
+    },
+}
+
+/// A content part of a message (or of a tool's output).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Part<'a> {
+    Text(TextPart<'a>),
+    /// An image or a document, as [`crate::media`] writes it.
+    Media(Value),
+}
+
+#[derive(Serialize)]
+struct TextPart<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+impl<'a> Part<'a> {
+    fn input_text(text: &'a str) -> Self {
+        Part::Text(TextPart {
+            kind: "input_text",
+            text,
+        })
+    }
+
+    fn output_text(text: &'a str) -> Self {
+        Part::Text(TextPart {
+            kind: "output_text",
+            text,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct SummaryText<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+/// A tool's output: a string when it is all text, else parts.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Output<'a> {
+    Text(String),
+    Parts(Vec<Part<'a>>),
+}
+
+#[derive(Serialize)]
+struct FunctionTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    /// The IR's schema text, checked to be JSON and written as it is.
+    parameters: &'a RawValue,
+    strict: bool,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutToolChoice<'a> {
+    Mode(&'static str),
+    Function {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        name: &'a str,
+    },
+}
+
+#[derive(Serialize)]
+struct OutReasoning {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effort: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'static str>,
+}
+
+/// `text`: the output format.
+#[derive(Serialize)]
+struct OutText<'a> {
+    format: OutFormat<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum OutFormat<'a> {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: &'a str,
+        /// The IR's schema text, checked to be JSON and written as it is.
+        schema: &'a RawValue,
+        strict: bool,
+    },
+}
+
 /// An IR request as a Responses request.
 pub fn encode(req: &ChatRequest) -> Result<EncodedRequest, PluginError> {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(req.model));
-
-    let mut input = Vec::new();
     let instructions: Vec<&str> = req
         .system
         .iter()
@@ -39,90 +191,86 @@ pub fn encode(req: &ChatRequest) -> Result<EncodedRequest, PluginError> {
             _ => None,
         })
         .collect();
-    if !instructions.is_empty() {
-        body.insert("instructions".into(), json!(instructions.join("\n\n")));
-    }
-    let system_media: Vec<Value> = req.system.iter().filter_map(media_part).collect();
+    let mut input = Vec::new();
+    let system_media: Vec<Part<'_>> = req.system.iter().filter_map(media_part).collect();
     if !system_media.is_empty() {
-        input.push(json!({"type": "message", "role": "developer", "content": system_media}));
+        input.push(Item::Message {
+            role: "developer",
+            content: system_media,
+        });
     }
-
     let mut sends_reasoning = false;
     for message in &req.messages {
         sends_reasoning |= message_items(message, &mut input);
     }
-    body.insert("input".into(), Value::Array(input));
-
-    if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .enumerate()
-            .map(|(i, t)| tool(i, t))
-            .collect::<Result<Vec<_>, _>>()?;
-        body.insert("tools".into(), Value::Array(tools));
-        if let Some(choice) = &req.tool_choice {
-            body.insert("tool_choice".into(), tool_choice(choice, &req.tools));
-        }
-        if let Some(parallel) = req.parallel_tool_calls {
-            body.insert("parallel_tool_calls".into(), json!(parallel));
-        }
-    }
-
-    if let Some(r) = &req.reasoning {
-        body.insert("reasoning".into(), reasoning(r));
-    }
-    if req.reasoning.is_some() || sends_reasoning {
-        body.insert("include".into(), json!([ENCRYPTED_REASONING]));
-    }
-    if let Some(max) = req.sampling.max_tokens {
-        body.insert("max_output_tokens".into(), json!(max));
-    }
-    if let Some(t) = req.sampling.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = req.sampling.top_p {
-        body.insert("top_p".into(), json!(p));
-    }
-    if let Some(format) = &req.response_format {
-        body.insert("text".into(), json!({"format": response_format(format)?}));
-    }
-    body.insert("stream".into(), json!(req.stream));
-    body.insert("store".into(), json!(false));
-
+    let tools = req
+        .tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| tool(i, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let has_tools = !tools.is_empty();
+    let body = Body {
+        model: &req.model,
+        instructions: (!instructions.is_empty()).then(|| instructions.join("\n\n")),
+        input,
+        tools,
+        tool_choice: req
+            .tool_choice
+            .as_ref()
+            .filter(|_| has_tools)
+            .map(|c| tool_choice(c, &req.tools)),
+        parallel_tool_calls: req.parallel_tool_calls.filter(|_| has_tools),
+        reasoning: req.reasoning.as_ref().map(reasoning),
+        include: (req.reasoning.is_some() || sends_reasoning).then_some([ENCRYPTED_REASONING]),
+        max_output_tokens: req.sampling.max_tokens,
+        temperature: req.sampling.temperature,
+        top_p: req.sampling.top_p,
+        text: req
+            .response_format
+            .as_ref()
+            .map(|f| response_format(f).map(|format| OutText { format }))
+            .transpose()?,
+        stream: req.stream,
+        store: false,
+    };
+    let body = serde_json::to_vec(&body)
+        .map_err(|e| PluginError::InvalidRequest(format!("the request cannot be written as JSON: {e}")))?;
     Ok(EncodedRequest {
         path: PATH.into(),
         headers: Vec::new(),
-        body: Value::Object(body).to_string().into_bytes(),
+        body,
     })
 }
 
 /// An image or document block as an input part (`None` for other blocks).
-fn media_part(block: &ContentBlock) -> Option<Value> {
+fn media_part(block: &ContentBlock) -> Option<Part<'_>> {
     match block {
-        ContentBlock::Image(m) => Some(media::image_part(&m.source)),
-        ContentBlock::Document(m) => Some(media::file_part(&m.source)),
+        ContentBlock::Image(m) => Some(Part::Media(media::image_part(&m.source))),
+        ContentBlock::Document(m) => Some(Part::Media(media::file_part(&m.source))),
         _ => None,
     }
 }
 
 /// Where consecutive text and media of a message collect before they become one item.
 struct Pending<'a> {
-    role: &'a str,
-    parts: Vec<Value>,
+    role: &'static str,
+    parts: Vec<Part<'a>>,
 }
 
-impl Pending<'_> {
-    fn flush(&mut self, input: &mut Vec<Value>) {
+impl<'a> Pending<'a> {
+    fn flush(&mut self, input: &mut Vec<Item<'a>>) {
         if !self.parts.is_empty() {
-            let content = std::mem::take(&mut self.parts);
-            input.push(json!({"type": "message", "role": self.role, "content": content}));
+            input.push(Item::Message {
+                role: self.role,
+                content: std::mem::take(&mut self.parts),
+            });
         }
     }
 }
 
 /// A message's input items; whether it sends reasoning back.
-fn message_items(message: &Message, input: &mut Vec<Value>) -> bool {
+fn message_items<'a>(message: &'a Message, input: &mut Vec<Item<'a>>) -> bool {
     let role = match message.role {
         Role::User | Role::Tool => "user",
         Role::Assistant => "assistant",
@@ -136,10 +284,8 @@ fn message_items(message: &Message, input: &mut Vec<Value>) -> bool {
     let mut sends_reasoning = false;
     for block in &message.content {
         match block {
-            ContentBlock::Text(t) if assistant => {
-                pending.parts.push(json!({"type": "output_text", "text": t.text}));
-            }
-            ContentBlock::Text(t) => pending.parts.push(json!({"type": "input_text", "text": t.text})),
+            ContentBlock::Text(t) if assistant => pending.parts.push(Part::output_text(&t.text)),
+            ContentBlock::Text(t) => pending.parts.push(Part::input_text(&t.text)),
             ContentBlock::Image(_) | ContentBlock::Document(_) if !assistant => {
                 pending.parts.extend(media_part(block));
             }
@@ -157,9 +303,11 @@ fn message_items(message: &Message, input: &mut Vec<Value>) -> bool {
                 } else {
                     &c.arguments_json
                 };
-                input.push(json!({
-                    "type": "function_call", "call_id": c.id, "name": c.name, "arguments": arguments,
-                }));
+                input.push(Item::FunctionCall {
+                    call_id: &c.id,
+                    name: &c.name,
+                    arguments,
+                });
             }
             ContentBlock::ToolResult(r) => {
                 pending.flush(input);
@@ -172,31 +320,38 @@ fn message_items(message: &Message, input: &mut Vec<Value>) -> bool {
     sends_reasoning
 }
 
-/// A reasoning item to send back: its summary and its encrypted content.
-fn reasoning_item(text: &str, signature: &str) -> Value {
+/// A reasoning item to send back: its summary (never null: an empty list when there is no
+/// text) and its encrypted content.
+fn reasoning_item<'a>(text: &'a str, signature: &'a str) -> Item<'a> {
     let summary = if text.is_empty() {
-        json!([])
+        Vec::new()
     } else {
-        json!([{"type": "summary_text", "text": text}])
+        vec![SummaryText {
+            kind: "summary_text",
+            text,
+        }]
     };
-    json!({"type": "reasoning", "summary": summary, "encrypted_content": signature})
+    Item::Reasoning {
+        summary,
+        encrypted_content: signature,
+    }
 }
 
 /// A tool result as `function_call_output`: a string when it is all text, else parts. An
 /// error (which Responses cannot flag) is said in the text.
-fn function_call_output(r: &ToolResult) -> Value {
+fn function_call_output(r: &ToolResult) -> Item<'_> {
     let prefix = if r.is_error { "Error: " } else { "" };
     let has_image = r.content.iter().any(|p| matches!(p, ToolResultPart::Image(_)));
     let output = if has_image {
-        let mut parts: Vec<Value> = Vec::with_capacity(r.content.len() + 1);
+        let mut parts = Vec::with_capacity(r.content.len() + 1);
         if r.is_error {
-            parts.push(json!({"type": "input_text", "text": prefix.trim_end()}));
+            parts.push(Part::input_text(prefix.trim_end()));
         }
         parts.extend(r.content.iter().map(|p| match p {
-            ToolResultPart::Text(t) => json!({"type": "input_text", "text": t}),
-            ToolResultPart::Image(source) => media::image_part(source),
+            ToolResultPart::Text(t) => Part::input_text(t),
+            ToolResultPart::Image(source) => Part::Media(media::image_part(source)),
         }));
-        Value::Array(parts)
+        Output::Parts(parts)
     } else {
         let text: Vec<&str> = r
             .content
@@ -206,79 +361,82 @@ fn function_call_output(r: &ToolResult) -> Value {
                 ToolResultPart::Image(_) => None,
             })
             .collect();
-        json!(format!("{prefix}{}", text.join("\n")))
+        Output::Text(format!("{prefix}{}", text.join("\n")))
     };
-    json!({"type": "function_call_output", "call_id": r.call_id, "output": output})
+    Item::FunctionCallOutput {
+        call_id: &r.call_id,
+        output,
+    }
 }
 
 /// A function tool. `strict` as the client asked; `false` when it did not say: Responses
 /// defaults to strict, which would reject the schemas of other formats' clients.
-fn tool(i: usize, t: &Tool) -> Result<Value, PluginError> {
-    let parameters: Value = serde_json::from_str(&t.parameters_json).map_err(|e| {
+fn tool(i: usize, t: &Tool) -> Result<FunctionTool<'_>, PluginError> {
+    let parameters = serde_json::from_str::<&RawValue>(&t.parameters_json).map_err(|e| {
         PluginError::InvalidRequest(format!(
             "tools[{i}] ({}): the parameters are not valid JSON: {e}",
             t.name
         ))
     })?;
-    let strict = t.strict.unwrap_or(false);
-    let mut tool = json!({"type": "function", "name": t.name, "parameters": parameters, "strict": strict});
-    if let Some(d) = &t.description {
-        tool["description"] = json!(d);
-    }
-    Ok(tool)
+    Ok(FunctionTool {
+        kind: "function",
+        name: &t.name,
+        description: t.description.as_deref(),
+        parameters,
+        strict: t.strict.unwrap_or(false),
+    })
 }
 
 /// `tool_choice`; a named tool that is not in the list becomes `required` (IR.md).
-fn tool_choice(choice: &ToolChoice, tools: &[Tool]) -> Value {
+fn tool_choice<'a>(choice: &'a ToolChoice, tools: &[Tool]) -> OutToolChoice<'a> {
     match choice {
-        ToolChoice::Auto => json!("auto"),
-        ToolChoice::None => json!("none"),
-        ToolChoice::Required => json!("required"),
-        ToolChoice::Named(name) if tools.iter().any(|t| &t.name == name) => {
-            json!({"type": "function", "name": name})
-        }
-        ToolChoice::Named(_) => json!("required"),
+        ToolChoice::Auto => OutToolChoice::Mode("auto"),
+        ToolChoice::None => OutToolChoice::Mode("none"),
+        ToolChoice::Required => OutToolChoice::Mode("required"),
+        ToolChoice::Named(name) if tools.iter().any(|t| &t.name == name) => OutToolChoice::Function {
+            kind: "function",
+            name,
+        },
+        ToolChoice::Named(_) => OutToolChoice::Mode("required"),
     }
 }
 
 /// `reasoning`: the effort (from the budget when only a budget is given), and a summary
 /// when the client wants to see thinking.
-fn reasoning(r: &Reasoning) -> Value {
+fn reasoning(r: &Reasoning) -> OutReasoning {
     let effort = match (&r.effort, r.budget_tokens) {
         (Some(e), _) if matches!(e.as_str(), "minimal" | "low" | "medium" | "high") => Some(e.clone()),
         (_, Some(budget)) => Some(effort_for_budget(budget).to_owned()),
         _ => None,
     };
-    let mut out = Map::new();
-    if let Some(e) = effort {
-        out.insert("effort".into(), json!(e));
+    OutReasoning {
+        effort,
+        summary: r.include_thoughts.then_some("auto"),
     }
-    if r.include_thoughts {
-        out.insert("summary".into(), json!("auto"));
-    }
-    Value::Object(out)
 }
 
 /// `text.format`.
-fn response_format(f: &ResponseFormat) -> Result<Value, PluginError> {
+fn response_format(f: &ResponseFormat) -> Result<OutFormat<'_>, PluginError> {
     Ok(match f {
-        ResponseFormat::Text => json!({"type": "text"}),
-        ResponseFormat::JsonObject => json!({"type": "json_object"}),
-        ResponseFormat::JsonSchema(s) => {
-            let schema: Value = serde_json::from_str(&s.schema_json).map_err(|e| {
+        ResponseFormat::Text => OutFormat::Text,
+        ResponseFormat::JsonObject => OutFormat::JsonObject,
+        ResponseFormat::JsonSchema(s) => OutFormat::JsonSchema {
+            name: &s.name,
+            schema: serde_json::from_str::<&RawValue>(&s.schema_json).map_err(|e| {
                 PluginError::InvalidRequest(format!(
                     "response format \"{}\": the schema is not valid JSON: {e}",
                     s.name
                 ))
-            })?;
-            json!({"type": "json_schema", "name": s.name, "schema": schema, "strict": s.strict})
-        }
+            })?,
+            strict: s.strict,
+        },
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use aether_plugin_sdk::types::{
         InlineData, JsonSchemaFormat, MediaBlock, MediaSource, Sampling, TextBlock, ThinkingBlock, ToolCall,
     };
@@ -465,7 +623,7 @@ mod tests {
             (ToolChoice::None, "none"),
             (ToolChoice::Required, "required"),
         ] {
-            assert_eq!(tool_choice(&choice, &[]), json!(want));
+            assert_eq!(serde_json::to_value(tool_choice(&choice, &[])).unwrap(), json!(want));
         }
     }
 
@@ -479,5 +637,25 @@ mod tests {
             strict: None,
         }];
         assert!(matches!(encode(&req), Err(PluginError::InvalidRequest(m)) if m.contains("tools[0] (f)")));
+    }
+
+    #[test]
+    fn schemas_are_written_as_they_are_in_their_order() {
+        let schema = r#"{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"number"}}}"#;
+        let mut req = request(Vec::new());
+        req.tools = vec![Tool {
+            name: "f".into(),
+            description: None,
+            parameters_json: schema.into(),
+            strict: None,
+        }];
+        req.response_format = Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
+            name: "out".into(),
+            schema_json: schema.into(),
+            strict: true,
+        }));
+        let text = String::from_utf8(encode(&req).unwrap().body).unwrap();
+        assert!(text.contains(&format!(r#""parameters":{schema}"#)), "{text}");
+        assert!(text.contains(&format!(r#""schema":{schema}"#)), "{text}");
     }
 }
