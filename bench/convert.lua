@@ -1,5 +1,6 @@
 -- wrk script for bench/convert.sh: one request shape, chosen by environment variables.
---   CLIENT   claude | openai | gemini the client's wire format (gemini sets its own path)
+--   CLIENT   claude | openai | gemini | responses   the client's wire format (gemini and
+--            responses set their own path)
 --   MODEL    mock-claude | mock-gpt | mock-gemini   which upstream (and so which format) serves it
 --   STREAM   0 | 1
 --   SCENARIO text | tool_call         the mock's answer
@@ -20,7 +21,7 @@ local rich = '{"type":"object","properties":{"path":{"type":"string","descriptio
   '"edits":{"type":"array","items":{"type":"object","properties":{"old_string":{"type":"string","description":"The text to replace, exactly as it appears"},' ..
   '"new_string":{"type":"string","description":"The text to replace it with"},"replace_all":{"type":"boolean","default":false}},"required":["old_string","new_string"],"additionalProperties":false}},' ..
   '"mode":{"type":"string","enum":["read","write","append","patch"]}},"required":["path"],"additionalProperties":false,"$schema":"http://json-schema.org/draft-07/schema#"}'
-local claude_list, openai_list, gemini_list = {}, {}, {}
+local claude_list, openai_list, gemini_list, responses_list = {}, {}, {}, {}
 for i = 1, tool_count do
   local name, desc, schema = "get_weather", "Weather in a city", weather
   if i > 1 then
@@ -30,6 +31,7 @@ for i = 1, tool_count do
   end
   claude_list[i] = '{"name":"' .. name .. '","description":"' .. desc .. '","input_schema":' .. schema .. '}'
   openai_list[i] = '{"type":"function","function":{"name":"' .. name .. '","description":"' .. desc .. '","parameters":' .. schema .. '}}'
+  responses_list[i] = '{"type":"function","name":"' .. name .. '","description":"' .. desc .. '","parameters":' .. schema .. '}'
   gemini_list[i] = '{"name":"' .. name .. '","description":"' .. desc .. '","parametersJsonSchema":' .. schema .. '}'
 end
 local tools_claude = '[' .. table.concat(claude_list, ",") .. ']'
@@ -39,6 +41,11 @@ if client == "claude" then
   wrk.body = '{"model":"' .. model .. '","max_tokens":1024,"stream":' .. tostring(stream) ..
     ',"system":"You are terse.","tools":' .. tools_claude ..
     ',"messages":[{"role":"user","content":"What is the weather in Paris? Say hello in one short sentence."}]}'
+elseif client == "responses" then
+  wrk.headers["authorization"] = "Bearer sk-aether-demo"
+  wrk.path = "/v1/responses"
+  wrk.body = '{"model":"' .. model .. '","stream":' .. tostring(stream) .. ',"instructions":"You are terse.","tools":[' ..
+    table.concat(responses_list, ",") .. '],"input":[{"role":"user","content":"What is the weather in Paris? Say hello in one short sentence."}]}'
 elseif client == "gemini" then
   wrk.headers["x-goog-api-key"] = "sk-aether-demo"
   wrk.path = "/v1beta/models/" .. model .. (stream and ":streamGenerateContent?alt=sse" or ":generateContent")

@@ -44,7 +44,11 @@ fn whole_stream(deltas: usize) -> Vec<Vec<u8>> {
         .collect();
     events
         .chunks(8)
-        .map(|read| read.iter().flat_map(|data| format!("data: {data}\n\n").into_bytes()).collect())
+        .map(|read| {
+            read.iter()
+                .flat_map(|data| format!("data: {data}\n\n").into_bytes())
+                .collect()
+        })
         .collect()
 }
 

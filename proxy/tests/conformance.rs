@@ -192,3 +192,51 @@ fn spliced_streams_are_the_streams_the_plugins_write() {
         );
     }
 }
+
+/// The Responses encoder declines splices (its events carry sequence numbers): a block of
+/// like deltas then waits for the block's one encoder call, instead of an encoder call per
+/// event to ask again.
+#[test]
+fn an_encoder_that_declines_splices_is_called_once_per_block() {
+    use aether::conversion::stream::StreamConverter;
+    use std::sync::atomic::Ordering;
+
+    let plugins = builtin_plugins();
+    let claude = plugins.get(WireFormat::Claude);
+    let responses = plugins.get(WireFormat::OpenaiResponses);
+    let event = |name: &str, data: &str| format!("event: {name}\ndata: {data}\n\n");
+    let delta = |text: &str| {
+        event(
+            "content_block_delta",
+            &format!(r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{text}"}}}}"#),
+        )
+    };
+    let mut converter = StreamConverter::open(&claude, &responses, "m").unwrap();
+    let first = event(
+        "message_start",
+        r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"usage":{"input_tokens":3,"output_tokens":1}}}"#,
+    ) + &event(
+        "content_block_start",
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+    ) + &delta("a");
+    let out = converter.push_block(first.as_bytes(), |_| ()).unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("response.output_text.delta"));
+
+    // The first block of deltas may ask once more (the decoder's splice is new); after
+    // that, a block is one encoder call.
+    let block: String = (0..20).map(|i| delta(&format!("w{i} "))).collect();
+    let calls = || responses.stats.calls.load(Ordering::Relaxed);
+    for round in 0..3 {
+        let before = calls();
+        let out = String::from_utf8(converter.push_block(block.as_bytes(), |_| ()).unwrap()).unwrap();
+        assert_eq!(
+            out.matches("response.output_text.delta").count(),
+            40,
+            "event and type lines: {out}"
+        );
+        if round > 0 {
+            assert_eq!(calls() - before, 1, "one encoder call for block {round}");
+        }
+    }
+    assert_eq!(converter.spliced(), 0);
+}

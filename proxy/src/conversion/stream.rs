@@ -25,7 +25,7 @@
 use std::sync::Arc;
 
 use super::{ConversionError, Step, settle, splice};
-use crate::plugin_host::bindings::types::{DecodeSplice, EncodeSplice, ErrorInfo, SseEvent, StreamEvent};
+use crate::plugin_host::bindings::types::{DecodeSplice, EncodeSplice, ErrorInfo, SpliceKey, SseEvent, StreamEvent};
 use crate::plugin_host::{Plugin, StreamResource};
 use crate::sse;
 
@@ -59,6 +59,10 @@ pub struct StreamConverter {
     /// The encoder's promise about a delta of the decoder's splice key, until it is called
     /// again.
     encode_splice: Option<EncodeSplice>,
+    /// The key the encoder was last asked to splice and declined (the Responses encoder
+    /// always does). Events of that key are not worth an early flush to ask again: they wait
+    /// for the block's one encoder call, and the next block's flush asks again.
+    declined: Option<SpliceKey>,
     /// Events converted by splicing, for tests and benchmarks.
     spliced: u64,
     /// Whether splices are taken at all.
@@ -96,6 +100,7 @@ impl StreamConverter {
             pending: Vec::new(),
             decode_splice: None,
             encode_splice: None,
+            declined: None,
             spliced: 0,
             splicing,
         })
@@ -158,6 +163,7 @@ impl StreamConverter {
     /// Splices one upstream event into `out` when both plugins' splices cover it.
     fn splice(&mut self, name: Option<&str>, data: &str, out: &mut Vec<u8>) -> Result<Fit, ConversionError> {
         if let Some(decode) = &self.decode_splice
+            && self.declined != Some(decode.key)
             && let Some(body) = splice::body(decode, name, data)
         {
             let key = decode.key;
@@ -200,6 +206,7 @@ impl StreamConverter {
         self.pending.clear();
         let encoded = encoded?;
         self.encode_splice = encoded.splice;
+        self.declined = splice_for.filter(|_| self.encode_splice.is_none());
         out.extend(encoded.bytes);
         Ok(())
     }

@@ -393,10 +393,9 @@ fn tool_choice<'a>(choice: &'a ToolChoice, tools: &[Tool]) -> OutToolChoice<'a> 
         ToolChoice::Auto => OutToolChoice::Mode("auto"),
         ToolChoice::None => OutToolChoice::Mode("none"),
         ToolChoice::Required => OutToolChoice::Mode("required"),
-        ToolChoice::Named(name) if tools.iter().any(|t| &t.name == name) => OutToolChoice::Function {
-            kind: "function",
-            name,
-        },
+        ToolChoice::Named(name) if tools.iter().any(|t| &t.name == name) => {
+            OutToolChoice::Function { kind: "function", name }
+        }
         ToolChoice::Named(_) => OutToolChoice::Mode("required"),
     }
 }
@@ -436,10 +435,10 @@ fn response_format(f: &ResponseFormat) -> Result<OutFormat<'_>, PluginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use aether_plugin_sdk::types::{
         InlineData, JsonSchemaFormat, MediaBlock, MediaSource, Sampling, TextBlock, ThinkingBlock, ToolCall,
     };
+    use serde_json::json;
 
     fn text(t: &str) -> ContentBlock {
         ContentBlock::Text(TextBlock {

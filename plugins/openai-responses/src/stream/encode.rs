@@ -20,6 +20,7 @@ use aether_plugin_sdk::types::{
     BlockKind, DeltaKind, ErrorInfo, PluginError, StreamEvent, StreamFinish, StreamStart, Usage,
 };
 use aether_plugin_sdk::{StreamEncode, sse, usage};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::stream_code;
@@ -27,6 +28,36 @@ use crate::ids::{self, ItemPrefix};
 use crate::items::{self, ItemStatus, TextStyle};
 use crate::response::encode::{envelope, now};
 use crate::stop::Status;
+
+/// A `…delta` event: most of a stream's events, so written from a struct (in OpenAI's
+/// field order) rather than built as a JSON tree.
+#[derive(Serialize)]
+struct DeltaEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary_index: Option<u32>,
+    delta: &'a str,
+    /// `[]` on text deltas.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logprobs: Option<[(); 0]>,
+}
+
+/// Which delta event.
+#[derive(Debug, Clone, Copy)]
+enum DeltaOf {
+    /// `response.output_text.delta`.
+    Text,
+    /// `response.reasoning_summary_text.delta`.
+    Summary,
+    /// `response.function_call_arguments.delta`.
+    Arguments,
+}
 
 /// Where the stream is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +133,33 @@ impl Encoder {
         self.sequence += 1;
         self.out
             .extend(sse::frame(Some(kind), Value::Object(data).to_string().as_bytes()));
+    }
+
+    /// A delta event of the item `item_id` at `output_index`.
+    fn emit_delta(out: &mut Vec<u8>, sequence: &mut u64, of: DeltaOf, item_id: &str, output_index: usize, delta: &str) {
+        let (kind, content_index, summary_index, logprobs) = match of {
+            DeltaOf::Text => ("response.output_text.delta", Some(0), None, Some([])),
+            DeltaOf::Summary => ("response.reasoning_summary_text.delta", None, Some(0), None),
+            DeltaOf::Arguments => ("response.function_call_arguments.delta", None, None, None),
+        };
+        let event = DeltaEvent {
+            kind,
+            sequence_number: *sequence,
+            item_id,
+            output_index,
+            content_index,
+            summary_index,
+            delta,
+            logprobs,
+        };
+        *sequence += 1;
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\ndata: ");
+        // Strings, numbers and an empty list: writing them to a Vec cannot fail, and JSON
+        // written by serde_json has no line breaks to split into `data:` lines.
+        let _ = serde_json::to_writer(&mut *out, &event);
+        out.extend_from_slice(b"\n\n");
     }
 
     fn emit_json(&mut self, kind: &str, data: Value) {
@@ -226,9 +284,7 @@ impl Encoder {
         }
         if let Current::Text { id, index, text } = &mut self.current {
             text.push_str(delta);
-            let data =
-                json!({"item_id": id, "output_index": index, "content_index": 0, "delta": delta, "logprobs": []});
-            self.emit_json("response.output_text.delta", data);
+            Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Text, id, *index, delta);
         }
     }
 
@@ -255,10 +311,7 @@ impl Encoder {
                 json!({"item_id": id, "output_index": index, "summary_index": 0, "part": items::summary_part("")}),
             );
         }
-        self.emit_json(
-            "response.reasoning_summary_text.delta",
-            json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": delta}),
-        );
+        Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Summary, &id, index, delta);
     }
 
     fn delta(&mut self, delta: &DeltaKind) {
@@ -277,8 +330,7 @@ impl Encoder {
                     && !a.is_empty()
                 {
                     arguments.push_str(a);
-                    let data = json!({"item_id": id, "output_index": index, "delta": a});
-                    self.emit_json("response.function_call_arguments.delta", data);
+                    Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Arguments, id, *index, a);
                 }
             }
         }
@@ -478,6 +530,11 @@ mod tests {
         );
         assert_eq!(created["model"], "client-model");
         assert_eq!(created["output"], json!([]));
+        assert_eq!(
+            list[5]["data"],
+            json!({"type": "response.output_text.delta", "sequence_number": 5, "item_id": list[2]["data"]["item"]["id"],
+                   "output_index": 0, "content_index": 0, "delta": "lo", "logprobs": []})
+        );
         assert_eq!(list[6]["data"]["text"], "Hello");
         let done = &list[9]["data"]["response"];
         assert_eq!(done["status"], "completed");
@@ -540,6 +597,16 @@ mod tests {
             ]
         );
         assert_eq!(list[2]["data"]["item"]["summary"], json!([]));
+        assert_eq!(
+            list[4]["data"],
+            json!({"type": "response.reasoning_summary_text.delta", "sequence_number": 4,
+                   "item_id": list[2]["data"]["item"]["id"], "output_index": 0, "summary_index": 0, "delta": "hmm"})
+        );
+        assert_eq!(
+            list[9]["data"],
+            json!({"type": "response.function_call_arguments.delta", "sequence_number": 9,
+                   "item_id": list[8]["data"]["item"]["id"], "output_index": 1, "delta": "{\"a\""})
+        );
         assert_eq!(list[7]["data"]["item"]["encrypted_content"], "SIG");
         assert_eq!(list[8]["data"]["item"]["call_id"], "toolu_1");
         assert_eq!(list[8]["data"]["output_index"], 1);
