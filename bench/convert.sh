@@ -5,9 +5,11 @@
 #   Claude client → Claude upstream (same format)  vs  Claude client → OpenAI Chat upstream
 #   OpenAI client → OpenAI upstream (same format)  vs  OpenAI client → Gemini upstream
 #
+#   Responses client → Responses upstream (same format)  vs  Responses client (Codex) → Claude upstream
+#
 # and each converted row also against the upstream's own format relayed same-format (OpenAI
-# client → OpenAI upstream, Gemini client → Gemini upstream): the same upstream answer, so the
-# difference is the conversion alone;
+# client → OpenAI upstream, Gemini client → Gemini upstream, Claude client → Claude
+# upstream): the same upstream answer, so the difference is the conversion alone;
 # each non-streaming (with one tool, and with a Claude Code–like list of 20), as a 200-event
 # text stream, and as a tool-call stream (arguments in 16 deltas); then the time between
 # events a client sees in a paced stream (200 events, 5 ms apart), same format and converted;
@@ -81,12 +83,12 @@ echo "elsewhere is bound by."
 echo
 echo "| client | traffic | upstream | req/s | p50 ms | gateway CPU µs / request | mock CPU µs / request | non-2xx | converted / same, req/s | converted / same, gateway CPU |"
 echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
-for client in claude openai; do
-  if [ $client = claude ]; then
-    path=/v1/messages; same=mock-claude; conv=mock-gpt; upclient=openai; uppath=/v1/chat/completions
-  else
-    path=/v1/chat/completions; same=mock-gpt; conv=mock-gemini; upclient=gemini; uppath=/
-  fi
+for client in claude openai responses; do
+  case $client in
+    claude) path=/v1/messages; same=mock-claude; conv=mock-gpt; upclient=openai; uppath=/v1/chat/completions ;;
+    openai) path=/v1/chat/completions; same=mock-gpt; conv=mock-gemini; upclient=gemini; uppath=/ ;;
+    responses) path=/; same=mock-responses; conv=mock-claude; upclient=claude; uppath=/v1/messages ;;
+  esac
   for traffic in "body:0:text:20:1" "body20tools:0:text:20:20" "stream200:1:text:200:1" "toolstream:1:tool_call:16:1"; do
     IFS=: read -r label stream scenario chunks tools <<<"$traffic"
     vars=(STREAM=$stream SCENARIO=$scenario CHUNKS=$chunks TOOLS=$tools)
