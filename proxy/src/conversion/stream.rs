@@ -114,11 +114,12 @@ impl StreamConverter {
         // Converted events are about as long as the upstream's; a little more saves a regrowth.
         let mut out = Vec::with_capacity(block.len() + block.len() / 4);
         let mut events = sse::raw_events(block);
-        while let Some(raw) = events.next() {
-            if let Err(e) = self.push_raw(raw, &mut out, &mut unspliced) {
-                events.for_each(unspliced);
-                return Err(e);
-            }
+        let failed = events
+            .by_ref()
+            .find_map(|raw| self.push_raw(raw, &mut out, &mut unspliced).err());
+        if let Some(e) = failed {
+            events.for_each(unspliced);
+            return Err(e);
         }
         self.flush(&mut out)?;
         Ok(out)
