@@ -8,7 +8,7 @@
 //! quote or control character, only JSON's escapes, surrogates in pairs. An event that does
 //! not fit goes through the plugins as any other.
 
-use crate::plugin_host::bindings::types::DecodeSplice;
+use crate::plugin_host::bindings::types::{BlockDelta, DecodeSplice, DeltaKind, SpliceKey, SpliceKind, StreamEvent};
 
 /// The string body `data` carries in the splice's place, if the event fits it.
 pub fn body<'d>(splice: &DecodeSplice, name: Option<&str>, data: &'d str) -> Option<&'d str> {
@@ -19,6 +19,29 @@ pub fn body<'d>(splice: &DecodeSplice, name: Option<&str>, data: &'d str) -> Opt
         .strip_prefix(splice.head.as_str())?
         .strip_suffix(splice.tail.as_str())?;
     is_string_body(body.as_bytes()).then_some(body)
+}
+
+/// The IR delta a decoder's splice promises an event with string body `body` decodes to
+/// (`body` as [`body`] returned it); `None` if it does not unescape.
+pub fn delta(key: SpliceKey, body: &str) -> Option<StreamEvent> {
+    let text = if body.contains('\\') {
+        let mut quoted = String::with_capacity(body.len() + 2);
+        quoted.push('"');
+        quoted.push_str(body);
+        quoted.push('"');
+        serde_json::from_str::<String>(&quoted).ok()?
+    } else {
+        body.to_owned()
+    };
+    let delta = match key.kind {
+        SpliceKind::Text => DeltaKind::Text(text),
+        SpliceKind::Thinking => DeltaKind::Thinking(text),
+        SpliceKind::ToolArguments => DeltaKind::ToolArguments(text),
+    };
+    Some(StreamEvent::BlockDelta(BlockDelta {
+        index: key.index,
+        delta,
+    }))
 }
 
 /// Whether `bytes` is what may stand between a JSON string's quotes.
@@ -61,7 +84,6 @@ fn unicode_escape(bytes: &[u8], at: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin_host::bindings::types::{SpliceKey, SpliceKind};
 
     fn splice() -> DecodeSplice {
         DecodeSplice {
@@ -83,6 +105,23 @@ mod tests {
             body(&s, None, r#"{"d":"a\"b\\n\u00e9\ud83d\ude00","n":1}"#),
             Some(r#"a\"b\\n\u00e9\ud83d\ude00"#)
         );
+    }
+
+    #[test]
+    fn a_body_decodes_to_its_delta() {
+        let key = SpliceKey {
+            kind: SpliceKind::ToolArguments,
+            index: 2,
+        };
+        let delta = |body| match delta(key, body) {
+            Some(StreamEvent::BlockDelta(BlockDelta {
+                index: 2,
+                delta: DeltaKind::ToolArguments(text),
+            })) => text,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(delta("plain"), "plain");
+        assert_eq!(delta(r#"{\"a\":\"\u00e9\ud83d\ude00\n\"}"#), "{\"a\":\"é😀\n\"}");
     }
 
     #[test]

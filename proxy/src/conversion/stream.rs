@@ -12,7 +12,10 @@
 //! encoder (asked for a splice of the same key when its last events were encoded) has
 //! offered one too, an event that fits is converted here by copying its JSON string's body
 //! between the encoder's head and tail, without calling either plugin ([`super::splice`]).
-//! Anything else goes through the plugins, which replaces both splices.
+//! Anything else goes through the plugins, which replaces both splices. When the encoder
+//! declines a splice (the Responses encoder always does), a fitting event is still decoded
+//! here, to the delta the decoder's splice promises, and waits for the read's one encoder
+//! call.
 //!
 //! **Usage.** Only the events that go through the plugins are handed back for the usage tap
 //! ([`StreamConverter::push_block`]'s `unspliced`). A spliced event is, outside one JSON
@@ -41,7 +44,7 @@ pub enum Splicing {
 /// Which way an upstream event went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fit {
-    /// Copied between the splices' bytes by the host.
+    /// Converted by the host through the splices, without the decoder.
     Spliced,
     /// It must go through the plugins.
     Plugins,
@@ -60,10 +63,12 @@ pub struct StreamConverter {
     /// again.
     encode_splice: Option<EncodeSplice>,
     /// The key the encoder was last asked to splice and declined (the Responses encoder
-    /// always does). Events of that key are not worth an early flush to ask again: they wait
-    /// for the block's one encoder call, and the next block's flush asks again.
+    /// always does). Events of that key that fit the decoder's splice are decoded by the host
+    /// (what the decoder's splice promises they decode to) and wait for the block's one
+    /// encoder call; the next block's flush asks again.
     declined: Option<SpliceKey>,
-    /// Events converted by splicing, for tests and benchmarks.
+    /// Events converted through the splices (copied between the encoder's bytes, or decoded
+    /// by the decoder's splice for an encoder that declined), for tests and benchmarks.
     spliced: u64,
     /// Whether splices are taken at all.
     splicing: Splicing,
@@ -161,13 +166,24 @@ impl StreamConverter {
         self.spliced
     }
 
-    /// Splices one upstream event into `out` when both plugins' splices cover it.
+    /// Splices one upstream event into `out` when both plugins' splices cover it; decodes it
+    /// by the decoder's splice when only the decoder's does and the encoder declined.
     fn splice(&mut self, name: Option<&str>, data: &str, out: &mut Vec<u8>) -> Result<Fit, ConversionError> {
         if let Some(decode) = &self.decode_splice
-            && self.declined != Some(decode.key)
             && let Some(body) = splice::body(decode, name, data)
         {
             let key = decode.key;
+            if self.declined == Some(key) {
+                // The decoder's splice promises this event decodes to one delta of the body
+                // and changes nothing else: the host decodes it, and the encoder gets it with
+                // the rest of the block.
+                let Some(delta) = splice::delta(key, body) else {
+                    return Ok(Fit::Plugins);
+                };
+                self.pending.push(delta);
+                self.spliced += 1;
+                return Ok(Fit::Spliced);
+            }
             if !self.pending.is_empty() || self.encode_splice.as_ref().is_none_or(|e| e.key != key) {
                 // What came before goes first; the encoder is asked for this key as it does.
                 self.flush(out)?;
