@@ -235,7 +235,7 @@ pub fn encode(req: &ChatRequest) -> Result<EncodedRequest, PluginError> {
         store: false,
     };
     let body = serde_json::to_vec(&body)
-        .map_err(|e| PluginError::InvalidRequest(format!("the request cannot be written as JSON: {e}")))?;
+        .map_err(|e| PluginError::Internal(format!("the Responses request did not serialise: {e}")))?;
     Ok(EncodedRequest {
         path: PATH.into(),
         headers: Vec::new(),

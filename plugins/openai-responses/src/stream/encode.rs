@@ -136,7 +136,14 @@ impl Encoder {
     }
 
     /// A delta event of the item `item_id` at `output_index`.
-    fn emit_delta(out: &mut Vec<u8>, sequence: &mut u64, of: DeltaOf, item_id: &str, output_index: usize, delta: &str) {
+    fn emit_delta(
+        out: &mut Vec<u8>,
+        sequence: &mut u64,
+        of: DeltaOf,
+        item_id: &str,
+        output_index: usize,
+        delta: &str,
+    ) -> Result<(), PluginError> {
         let (kind, content_index, summary_index, logprobs) = match of {
             DeltaOf::Text => ("response.output_text.delta", Some(0), None, Some([])),
             DeltaOf::Summary => ("response.reasoning_summary_text.delta", None, Some(0), None),
@@ -152,14 +159,11 @@ impl Encoder {
             delta,
             logprobs,
         };
+        let data = serde_json::to_vec(&event)
+            .map_err(|e| PluginError::Internal(format!("a Responses delta event did not serialise: {e}")))?;
         *sequence += 1;
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\ndata: ");
-        // Strings, numbers and an empty list: writing them to a Vec cannot fail, and JSON
-        // written by serde_json has no line breaks to split into `data:` lines.
-        let _ = serde_json::to_writer(&mut *out, &event);
-        out.extend_from_slice(b"\n\n");
+        out.extend(sse::frame(Some(kind), &data));
+        Ok(())
     }
 
     fn emit_json(&mut self, kind: &str, data: Value) {
@@ -260,9 +264,9 @@ impl Encoder {
         };
     }
 
-    fn text_delta(&mut self, delta: &str) {
+    fn text_delta(&mut self, delta: &str) -> Result<(), PluginError> {
         if delta.is_empty() {
-            return;
+            return Ok(());
         }
         if matches!(self.current, Current::PendingText | Current::Idle) {
             let (id, index) = self.item_id(ItemPrefix::Message);
@@ -284,13 +288,14 @@ impl Encoder {
         }
         if let Current::Text { id, index, text } = &mut self.current {
             text.push_str(delta);
-            Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Text, id, *index, delta);
+            Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Text, id, *index, delta)?;
         }
+        Ok(())
     }
 
-    fn thinking_delta(&mut self, delta: &str) {
+    fn thinking_delta(&mut self, delta: &str) -> Result<(), PluginError> {
         if delta.is_empty() {
-            return;
+            return Ok(());
         }
         let Current::Reasoning {
             id,
@@ -300,7 +305,7 @@ impl Encoder {
             ..
         } = &mut self.current
         else {
-            return;
+            return Ok(());
         };
         let (id, index) = (id.clone(), *index);
         text.push_str(delta);
@@ -311,13 +316,13 @@ impl Encoder {
                 json!({"item_id": id, "output_index": index, "summary_index": 0, "part": items::summary_part("")}),
             );
         }
-        Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Summary, &id, index, delta);
+        Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Summary, &id, index, delta)
     }
 
-    fn delta(&mut self, delta: &DeltaKind) {
+    fn delta(&mut self, delta: &DeltaKind) -> Result<(), PluginError> {
         match delta {
-            DeltaKind::Text(t) => self.text_delta(t),
-            DeltaKind::Thinking(t) => self.thinking_delta(t),
+            DeltaKind::Text(t) => self.text_delta(t)?,
+            DeltaKind::Thinking(t) => self.thinking_delta(t)?,
             DeltaKind::Signature(s) => {
                 if let Current::Reasoning { signature, .. } = &mut self.current {
                     *signature = Some(s.clone());
@@ -330,10 +335,11 @@ impl Encoder {
                     && !a.is_empty()
                 {
                     arguments.push_str(a);
-                    Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Arguments, id, *index, a);
+                    Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Arguments, id, *index, a)?;
                 }
             }
         }
+        Ok(())
     }
 
     /// Closes the item being streamed with its `.done` events.
@@ -430,7 +436,7 @@ impl StreamEncode for Encoder {
                 }
                 StreamEvent::BlockDelta(d) => {
                     self.start(None);
-                    self.delta(&d.delta);
+                    self.delta(&d.delta)?;
                 }
                 StreamEvent::BlockStop(_) => self.close(),
                 StreamEvent::Finish(f) => {
