@@ -33,6 +33,7 @@ mod handler;
 mod record;
 mod server;
 mod sse;
+mod template;
 
 use std::io;
 use std::net::SocketAddr;

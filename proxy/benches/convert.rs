@@ -52,6 +52,26 @@ fn whole_stream(deltas: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A Claude request with `tools` tools: the first a one-field schema, the rest with nested
+/// properties, as `bench/convert.lua` builds them.
+fn claude_request_with_tools(tools: usize) -> Vec<u8> {
+    const WEATHER: &str = r#"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"#;
+    const RICH: &str = r#"{"type":"object","properties":{"path":{"type":"string","description":"The absolute path of the file to work on; it must exist unless the operation creates it"},"offset":{"type":"integer","description":"The line to start at, for files too large to read at once"},"limit":{"type":"integer","description":"How many lines to read"},"edits":{"type":"array","items":{"type":"object","properties":{"old_string":{"type":"string","description":"The text to replace, exactly as it appears"},"new_string":{"type":"string","description":"The text to replace it with"},"replace_all":{"type":"boolean","default":false}},"required":["old_string","new_string"],"additionalProperties":false}},"mode":{"type":"string","enum":["read","write","append","patch"]}},"required":["path"],"additionalProperties":false,"$schema":"http://json-schema.org/draft-07/schema#"}"#;
+    let list: Vec<String> = (1..=tools)
+        .map(|i| match i {
+            1 => format!(r#"{{"name":"get_weather","description":"Weather in a city","input_schema":{WEATHER}}}"#),
+            _ => format!(
+                r#"{{"name":"tool_{i}","description":"Reads, writes or patches a file in the workspace. Use it instead of shell commands for file operations; paths must be absolute. Tool number {i}.","input_schema":{RICH}}}"#
+            ),
+        })
+        .collect();
+    format!(
+        r#"{{"model":"m","max_tokens":1024,"stream":false,"system":"You are terse.","tools":[{}],"messages":[{{"role":"user","content":"What is the weather in Paris? Say hello in one short sentence."}}]}}"#,
+        list.join(",")
+    )
+    .into_bytes()
+}
+
 fn bench(c: &mut Criterion) {
     let plugins = Plugins::load(PluginSettings::default()).unwrap();
     let openai = plugins.get(WireFormat::OpenaiChat);
@@ -166,6 +186,29 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("wasm, inspect", |b| {
         b.iter(|| black_box(claude.inspect(&head, claude_request).unwrap()));
+    });
+    group.finish();
+
+    // A Claude Code–like request: 20 tools with nested schemas (bench/convert.lua's TOOLS=20).
+    let long = claude_request_with_tools(20);
+    let mut group = c.benchmark_group("request, claude client, 20 tools");
+    group.throughput(Throughput::Bytes(long.len() as u64));
+    group.bench_function("wasm, inspect", |b| {
+        b.iter(|| black_box(claude.inspect(&head, &long).unwrap()));
+    });
+    group.bench_function("wasm, decode", |b| {
+        b.iter(|| black_box(claude.decode_request(&head, &long).unwrap()));
+    });
+    let ir = claude.decode_request(&head, &long).unwrap().unwrap();
+    group.bench_function("wasm, encode for openai-chat", |b| {
+        b.iter(|| black_box(openai.encode_request(&ir).unwrap()));
+    });
+    group.bench_function("native, decode", |b| {
+        b.iter(|| black_box(Claude::decode_request(&sdk_head, &long).unwrap()));
+    });
+    let native_ir = Claude::decode_request(&sdk_head, &long).unwrap();
+    group.bench_function("native, encode for openai-chat", |b| {
+        b.iter(|| black_box(OpenaiChat::encode_request(&native_ir).unwrap()));
     });
     group.finish();
 

@@ -8,6 +8,7 @@ use super::content::{self, SIGNATURE, THINKING_PIECES, TOOL_ARGUMENTS};
 use super::{Exchange, Usage};
 use crate::config::Scenario;
 use crate::sse;
+use crate::template::{Fill, Template, hole};
 
 /// Anthropic's error `type` for a status.
 pub(crate) fn error_type(status: u16) -> &'static str {
@@ -149,8 +150,9 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
             json!({"type": "thinking", "thinking": "", "signature": ""}),
         ));
         events.push(ping());
+        let thinking = Template::new(&delta(index, json!({"type": "thinking_delta", "thinking": hole(0)})), 1);
         for piece in THINKING_PIECES {
-            events.push(delta(index, json!({"type": "thinking_delta", "thinking": piece})));
+            events.push(thinking.fill(&[Fill::Str(piece)]));
         }
         events.push(delta(index, json!({"type": "signature_delta", "signature": SIGNATURE})));
         events.push(stop(index));
@@ -162,8 +164,9 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
             if index == 0 {
                 events.push(ping());
             }
+            let text = Template::new(&delta(index, json!({"type": "text_delta", "text": hole(0)})), 1);
             for piece in content::text_pieces(x.chunks) {
-                events.push(delta(index, json!({"type": "text_delta", "text": piece})));
+                events.push(text.fill(&[Fill::Str(&piece)]));
             }
         }
         Scenario::ToolCall => {
@@ -178,8 +181,12 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
             ));
             events.push(ping());
             events.push(delta(index, json!({"type": "input_json_delta", "partial_json": ""})));
+            let arguments = Template::new(
+                &delta(index, json!({"type": "input_json_delta", "partial_json": hole(0)})),
+                1,
+            );
             for piece in content::argument_pieces(x.chunks) {
-                events.push(delta(index, json!({"type": "input_json_delta", "partial_json": piece})));
+                events.push(arguments.fill(&[Fill::Str(piece)]));
             }
         }
     }

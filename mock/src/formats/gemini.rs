@@ -9,6 +9,7 @@ use super::content::{self, SIGNATURE, THINKING_PIECES, TOOL_ARGUMENTS};
 use super::{Exchange, GeminiFraming, Usage};
 use crate::config::Scenario;
 use crate::sse;
+use crate::template::{Fill, Template, hole};
 
 /// Google's canonical status name for an HTTP status.
 pub(crate) fn status_name(status: u16) -> &'static str {
@@ -120,38 +121,50 @@ pub(crate) fn complete(x: &Exchange) -> Bytes {
 /// The streamed chunks in the given framing. Gemini sends a function call whole, in one chunk.
 pub(crate) fn stream(x: &Exchange, framing: GeminiFraming) -> Vec<Bytes> {
     let id = content::new_id("");
-    let mut chunks: Vec<Value> = Vec::with_capacity(x.chunks + 4);
+    let mut chunks: Vec<Bytes> = Vec::with_capacity(x.chunks + 4);
     if x.scenario == Scenario::Thinking {
         let last = THINKING_PIECES.len() - 1;
         for (i, piece) in THINKING_PIECES.iter().enumerate() {
-            chunks.push(response(x, &id, vec![thought_part(piece, i == last)], false));
+            chunks.push(sse::json(&response(
+                x,
+                &id,
+                vec![thought_part(piece, i == last)],
+                false,
+            )));
         }
     }
     match x.scenario {
         Scenario::Text | Scenario::Thinking => {
             let pieces = content::text_pieces(x.chunks);
-            let last = pieces.len().saturating_sub(1);
-            for (i, piece) in pieces.iter().enumerate() {
-                chunks.push(response(x, &id, vec![json!({"text": piece})], i == last));
+            let text = Template::new(&sse::json(&response(x, &id, vec![json!({"text": hole(0)})], false)), 1);
+            if let Some((last, rest)) = pieces.split_last() {
+                chunks.extend(rest.iter().map(|piece| text.fill(&[Fill::Str(piece)])));
+                chunks.push(sse::json(&response(x, &id, vec![json!({"text": last})], true)));
             }
         }
-        Scenario::ToolCall => chunks.push(response(x, &id, vec![call_part(x)], true)),
+        Scenario::ToolCall => chunks.push(sse::json(&response(x, &id, vec![call_part(x)], true))),
     }
     let count = chunks.len();
     chunks
         .iter()
         .enumerate()
-        .map(|(i, chunk)| match framing {
-            GeminiFraming::Sse => sse::data(chunk),
-            GeminiFraming::JsonArray => {
-                let mut out = Vec::with_capacity(512);
-                out.extend_from_slice(if i == 0 { b"[" } else { b",\r\n" });
-                out.extend_from_slice(&sse::json(chunk));
-                if i + 1 == count {
-                    out.push(b']');
+        .map(|(i, chunk)| {
+            let mut out = Vec::with_capacity(chunk.len() + 8);
+            match framing {
+                GeminiFraming::Sse => {
+                    out.extend_from_slice(b"data: ");
+                    out.extend_from_slice(chunk);
+                    out.extend_from_slice(b"\n\n");
                 }
-                Bytes::from(out)
+                GeminiFraming::JsonArray => {
+                    out.extend_from_slice(if i == 0 { b"[" } else { b",\r\n" });
+                    out.extend_from_slice(chunk);
+                    if i + 1 == count {
+                        out.push(b']');
+                    }
+                }
             }
+            Bytes::from(out)
         })
         .collect()
 }

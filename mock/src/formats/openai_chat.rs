@@ -9,6 +9,7 @@ use super::content::{self, THINKING_PIECES, TOOL_ARGUMENTS};
 use super::{Exchange, Usage};
 use crate::config::Scenario;
 use crate::sse;
+use crate::template::{Fill, Template, hole};
 
 /// The fingerprint every completion carries.
 const FINGERPRINT: &str = "fp_aether_mock";
@@ -138,12 +139,14 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
                 None,
             ));
             if x.scenario == Scenario::Thinking {
+                let thinking = Template::new(&chunk(choice(json!({"reasoning_content": hole(0)}), None), None), 1);
                 for piece in THINKING_PIECES {
-                    events.push(chunk(choice(json!({"reasoning_content": piece}), None), None));
+                    events.push(thinking.fill(&[Fill::Str(piece)]));
                 }
             }
+            let text = Template::new(&chunk(choice(json!({"content": hole(0)}), None), None), 1);
             for piece in content::text_pieces(x.chunks) {
-                events.push(chunk(choice(json!({"content": piece}), None), None));
+                events.push(text.fill(&[Fill::Str(&piece)]));
             }
         }
         Scenario::ToolCall => {
@@ -164,14 +167,18 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
                 ),
                 None,
             ));
-            for piece in content::argument_pieces(x.chunks) {
-                events.push(chunk(
+            let arguments = Template::new(
+                &chunk(
                     choice(
-                        json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
+                        json!({"tool_calls": [{"index": 0, "function": {"arguments": hole(0)}}]}),
                         None,
                     ),
                     None,
-                ));
+                ),
+                1,
+            );
+            for piece in content::argument_pieces(x.chunks) {
+                events.push(arguments.fill(&[Fill::Str(piece)]));
             }
         }
     }

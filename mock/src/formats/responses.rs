@@ -10,6 +10,7 @@ use super::openai_chat::error_kind;
 use super::{Exchange, Usage};
 use crate::config::Scenario;
 use crate::sse;
+use crate::template::{Fill, Template, hole};
 
 /// `event: error` with `{"type":"error","code":..,"message":..,"param":null,"sequence_number":0}`.
 pub(crate) fn error_event(status: u16, message: &str) -> Bytes {
@@ -162,6 +163,17 @@ impl Events {
         data["sequence_number"] = Value::from(self.events.len());
         self.events.push(sse::event(name, &data));
     }
+
+    /// One `name` event per piece: `data` with [`hole`] 0 where the piece goes.
+    fn push_each<'a>(&mut self, name: &str, mut data: Value, pieces: impl IntoIterator<Item = &'a str>) {
+        data["type"] = Value::from(name);
+        data["sequence_number"] = Value::from(hole(1));
+        let template = Template::new(&sse::event(name, &data), 2);
+        for piece in pieces {
+            let seq = self.events.len();
+            self.events.push(template.fill(&[Fill::Str(piece), Fill::Num(seq)]));
+        }
+    }
 }
 
 /// The streaming event sequence.
@@ -193,17 +205,16 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
                 "part": {"type": "summary_text", "text": ""}
             }),
         );
-        for piece in THINKING_PIECES {
-            ev.push(
-                "response.reasoning_summary_text.delta",
-                json!({
-                    "item_id": id,
-                    "output_index": output_index,
-                    "summary_index": 0,
-                    "delta": piece
-                }),
-            );
-        }
+        ev.push_each(
+            "response.reasoning_summary_text.delta",
+            json!({
+                "item_id": id,
+                "output_index": output_index,
+                "summary_index": 0,
+                "delta": hole(0)
+            }),
+            THINKING_PIECES,
+        );
         let thinking = content::thinking_text();
         ev.push(
             "response.reasoning_summary_text.done",
@@ -250,18 +261,17 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
                 }),
             );
             let pieces = content::text_pieces(x.chunks);
-            for piece in &pieces {
-                ev.push(
-                    "response.output_text.delta",
-                    json!({
-                        "item_id": id,
-                        "output_index": output_index,
-                        "content_index": 0,
-                        "delta": piece,
-                        "logprobs": []
-                    }),
-                );
-            }
+            ev.push_each(
+                "response.output_text.delta",
+                json!({
+                    "item_id": id,
+                    "output_index": output_index,
+                    "content_index": 0,
+                    "delta": hole(0),
+                    "logprobs": []
+                }),
+                pieces.iter().map(String::as_str),
+            );
             let text = pieces.concat();
             ev.push(
                 "response.output_text.done",
@@ -299,12 +309,11 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
                     "item": call_item(x, &ids, "in_progress", "")
                 }),
             );
-            for piece in content::argument_pieces(x.chunks) {
-                ev.push(
-                    "response.function_call_arguments.delta",
-                    json!({"item_id": id, "output_index": output_index, "delta": piece}),
-                );
-            }
+            ev.push_each(
+                "response.function_call_arguments.delta",
+                json!({"item_id": id, "output_index": output_index, "delta": hole(0)}),
+                content::argument_pieces(x.chunks),
+            );
             ev.push(
                 "response.function_call_arguments.done",
                 json!({"item_id": id, "output_index": output_index, "arguments": TOOL_ARGUMENTS}),
