@@ -6,7 +6,8 @@ use bytes::Bytes;
 use crate::config::{Fault, MockConfig};
 use crate::formats::content::DEFAULT_TOOL;
 use crate::formats::{
-    self, Exchange, Format, GeminiFraming, Probe, Reply, Route, Usage, claude, gemini, openai_chat, responses,
+    self, Exchange, Format, GeminiFraming, Obfuscation, Probe, Reply, Route, Usage, claude, gemini, openai_chat,
+    responses,
 };
 
 /// The model named in answers when the request names none.
@@ -164,6 +165,10 @@ pub(crate) fn decide(route: &Route, body: &[u8], plan: &MockConfig, prebuilt: &P
             .as_ref()
             .and_then(|o| o.include_usage)
             .unwrap_or(false),
+        obfuscation: match probe.stream_options.as_ref().and_then(|o| o.include_obfuscation) {
+            Some(false) => Obfuscation::Off,
+            Some(true) | None => Obfuscation::Padded,
+        },
         tool: probe.first_tool().unwrap_or(DEFAULT_TOOL).to_owned(),
         scenario: plan.scenario,
         chunks: plan.chunks,

@@ -258,6 +258,44 @@ async fn chat_stream() {
     assert!(events[1].json()["choices"][0]["delta"]["reasoning_content"].is_string());
 }
 
+#[tokio::test]
+async fn openai_deltas_carry_obfuscation_unless_turned_off() {
+    let server = start(MockConfig::default()).await;
+    // Chat: every chunk with a choice is padded, the usage chunk is not; the padding varies.
+    let events = post(&server, "/v1/chat/completions", &[], &chat_body(true, true))
+        .await
+        .events();
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| e.json()).collect();
+    let pads: Vec<&str> = chunks[..chunks.len() - 1]
+        .iter()
+        .map(|c| c["obfuscation"].as_str().expect("a padded chunk"))
+        .collect();
+    assert!(pads.iter().all(|p| !p.is_empty()));
+    assert!(pads.windows(2).any(|w| w[0] != w[1]), "{pads:?}");
+    assert!(chunks.last().unwrap().get("obfuscation").is_none());
+    let mut off = chat_body(true, true);
+    off["stream_options"]["include_obfuscation"] = json!(false);
+    let events = post(&server, "/v1/chat/completions", &[], &off).await.events();
+    assert!(
+        events[..events.len() - 1]
+            .iter()
+            .all(|e| e.json().get("obfuscation").is_none())
+    );
+
+    // Responses: the delta events are padded, the others not.
+    let events = post(&server, "/v1/responses", &[], &responses_body(true))
+        .await
+        .events();
+    for e in &events {
+        let delta = e.name.as_deref().is_some_and(|n| n.ends_with(".delta"));
+        assert_eq!(e.json()["obfuscation"].is_string(), delta, "{:?}", e.name);
+    }
+    let mut off = responses_body(true);
+    off["stream_options"] = json!({"include_obfuscation": false});
+    let events = post(&server, "/v1/responses", &[], &off).await.events();
+    assert!(events.iter().all(|e| e.json().get("obfuscation").is_none()));
+}
+
 fn responses_body(stream: bool) -> Value {
     json!({"model": "gpt-5", "input": "Hi", "stream": stream, "tools": [{"type": "function", "name": "search", "parameters": {}}]})
 }

@@ -76,6 +76,22 @@ pub(crate) fn new_id(prefix: &str) -> String {
     format!("{prefix}{seed:08x}{n:016x}")
 }
 
+/// OpenAI's `obfuscation` padding: 4 to 16 random letters and digits, different in every
+/// event (a cheap generator; the padding only has to vary, as OpenAI's does).
+pub(crate) fn obfuscation() -> String {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static STATE: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+    // splitmix64 over a shared counter.
+    let mut z = STATE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let len = 4 + (z % 13) as usize;
+    (0..len)
+        .map(|i| char::from(ALPHABET[((z >> (i * 4 % 60)) as usize + i) % ALPHABET.len()]))
+        .collect()
+}
+
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -104,6 +120,16 @@ mod tests {
             assert_eq!(pieces.concat(), TOOL_ARGUMENTS);
             assert!(pieces.iter().all(|p| !p.is_empty()));
         }
+    }
+
+    #[test]
+    fn obfuscation_varies() {
+        let pads: Vec<String> = (0..50).map(|_| obfuscation()).collect();
+        assert!(
+            pads.iter()
+                .all(|p| (4..=16).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        );
+        assert!(pads.windows(2).any(|w| w[0] != w[1]) && pads.iter().any(|p| p.len() != pads[0].len()));
     }
 
     #[test]

@@ -142,12 +142,25 @@ pub(crate) struct Probe {
     pub tools: Option<Vec<ToolProbe>>,
 }
 
-/// Chat Completions `stream_options`.
+/// Chat Completions and Responses `stream_options`.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct StreamOptions {
-    /// Whether to append a usage chunk.
+    /// Whether to append a usage chunk (Chat).
     #[serde(default)]
     pub include_usage: Option<bool>,
+    /// Whether delta events carry `obfuscation` padding (Chat and Responses; on by default).
+    #[serde(default)]
+    pub include_obfuscation: Option<bool>,
+}
+
+/// Whether OpenAI delta events carry the random `obfuscation` field, as OpenAI's do unless a
+/// request sets `stream_options.include_obfuscation: false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Obfuscation {
+    /// Each delta event carries a random `obfuscation` string.
+    Padded,
+    /// The request turned it off.
+    Off,
 }
 
 /// One entry of `tools`, in the Anthropic, Chat, Responses or Gemini shape.
@@ -262,6 +275,8 @@ pub(crate) struct Exchange {
     pub model: String,
     /// Chat: whether to append the usage chunk.
     pub include_usage: bool,
+    /// Chat and Responses: whether delta events carry `obfuscation` padding.
+    pub obfuscation: Obfuscation,
     /// The tool to call in [`Scenario::ToolCall`].
     pub tool: String,
     /// What to answer.

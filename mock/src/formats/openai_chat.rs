@@ -1,12 +1,14 @@
 //! OpenAI Chat Completions: the `chat.completion` body, the `chat.completion.chunk` stream
-//! ending in `data: [DONE]` (with the usage chunk when `stream_options.include_usage`), the
-//! model list, and the OpenAI error shape shared with the Responses API.
+//! ending in `data: [DONE]` (with the usage chunk when `stream_options.include_usage`, and
+//! OpenAI's random `obfuscation` padding on every chunk with a choice unless
+//! `stream_options.include_obfuscation` is false), the model list, and the OpenAI error shape
+//! shared with the Responses API.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::content::{self, THINKING_PIECES, TOOL_ARGUMENTS};
-use super::{Exchange, Usage};
+use super::{Exchange, Obfuscation, Usage};
 use crate::config::Scenario;
 use crate::sse;
 use crate::template::{Fill, Template, hole};
@@ -110,11 +112,14 @@ pub(crate) fn complete(x: &Exchange) -> Bytes {
     }))
 }
 
-/// The streaming `chat.completion.chunk` events, `[DONE]` included.
+/// The streaming `chat.completion.chunk` events, `[DONE]` included. Each chunk with a choice
+/// carries OpenAI's random `obfuscation` padding unless the request turned it off.
 pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
     let id = content::new_id("chatcmpl-");
     let created = content::unix_now();
+    // A chunk with a hole for a piece (0) and, on a chunk with a choice, one for the padding (1).
     let chunk = |choices: Value, usage: Option<Value>| {
+        let padded = x.obfuscation == Obfuscation::Padded && choices.as_array().is_some_and(|c| !c.is_empty());
         let mut value = json!({
             "id": id,
             "object": "chat.completion.chunk",
@@ -127,30 +132,35 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
         if x.include_usage {
             value["usage"] = usage.unwrap_or(Value::Null);
         }
-        sse::data(&value)
+        if padded {
+            value["obfuscation"] = Value::from(hole(1));
+        }
+        Template::new(&sse::data(&value), 2)
     };
+    let pad = || content::obfuscation();
+    let once = |template: Template| template.fill(&[Fill::Str(""), Fill::Str(&pad())]);
     let choice = |delta: Value, finish: Option<&str>| json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]);
 
     let mut events = Vec::with_capacity(x.chunks + 8);
     match x.scenario {
         Scenario::Text | Scenario::Thinking => {
-            events.push(chunk(
+            events.push(once(chunk(
                 choice(json!({"role": "assistant", "content": "", "refusal": null}), None),
                 None,
-            ));
+            )));
             if x.scenario == Scenario::Thinking {
-                let thinking = Template::new(&chunk(choice(json!({"reasoning_content": hole(0)}), None), None), 1);
+                let thinking = chunk(choice(json!({"reasoning_content": hole(0)}), None), None);
                 for piece in THINKING_PIECES {
-                    events.push(thinking.fill(&[Fill::Str(piece)]));
+                    events.push(thinking.fill(&[Fill::Str(piece), Fill::Str(&pad())]));
                 }
             }
-            let text = Template::new(&chunk(choice(json!({"content": hole(0)}), None), None), 1);
+            let text = chunk(choice(json!({"content": hole(0)}), None), None);
             for piece in content::text_pieces(x.chunks) {
-                events.push(text.fill(&[Fill::Str(&piece)]));
+                events.push(text.fill(&[Fill::Str(&piece), Fill::Str(&pad())]));
             }
         }
         Scenario::ToolCall => {
-            events.push(chunk(
+            events.push(once(chunk(
                 choice(
                     json!({
                         "role": "assistant",
@@ -166,25 +176,22 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
                     None,
                 ),
                 None,
-            ));
-            let arguments = Template::new(
-                &chunk(
-                    choice(
-                        json!({"tool_calls": [{"index": 0, "function": {"arguments": hole(0)}}]}),
-                        None,
-                    ),
+            )));
+            let arguments = chunk(
+                choice(
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": hole(0)}}]}),
                     None,
                 ),
-                1,
+                None,
             );
             for piece in content::argument_pieces(x.chunks) {
-                events.push(arguments.fill(&[Fill::Str(piece)]));
+                events.push(arguments.fill(&[Fill::Str(piece), Fill::Str(&pad())]));
             }
         }
     }
-    events.push(chunk(choice(json!({}), Some(finish_reason(x))), None));
+    events.push(once(chunk(choice(json!({}), Some(finish_reason(x))), None)));
     if x.include_usage {
-        events.push(chunk(json!([]), Some(usage_value(&x.usage))));
+        events.push(once(chunk(json!([]), Some(usage_value(&x.usage)))));
     }
     events.push(Bytes::from_static(sse::DONE));
     events

@@ -1,13 +1,15 @@
 //! OpenAI Responses: the `response` object and its SSE sequence (`response.created`,
 //! `response.in_progress`, output items and parts with their deltas, `response.completed`),
-//! each event carrying its `sequence_number`; errors use the OpenAI shape.
+//! each event carrying its `sequence_number`, and each delta event OpenAI's random
+//! `obfuscation` padding unless `stream_options.include_obfuscation` is false; errors use the
+//! OpenAI shape.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::content::{self, THINKING_PIECES, TOOL_ARGUMENTS};
 use super::openai_chat::error_kind;
-use super::{Exchange, Usage};
+use super::{Exchange, Obfuscation, Usage};
 use crate::config::Scenario;
 use crate::sse;
 use crate::template::{Fill, Template, hole};
@@ -155,6 +157,7 @@ pub(crate) fn complete(x: &Exchange) -> Bytes {
 /// Builds the event sequence, numbering events as they are pushed.
 struct Events {
     events: Vec<Bytes>,
+    obfuscation: Obfuscation,
 }
 
 impl Events {
@@ -164,14 +167,20 @@ impl Events {
         self.events.push(sse::event(name, &data));
     }
 
-    /// One `name` event per piece: `data` with [`hole`] 0 where the piece goes.
+    /// One `name` delta event per piece: `data` with [`hole`] 0 where the piece goes, and
+    /// OpenAI's random `obfuscation` padding unless the request turned it off.
     fn push_each<'a>(&mut self, name: &str, mut data: Value, pieces: impl IntoIterator<Item = &'a str>) {
         data["type"] = Value::from(name);
         data["sequence_number"] = Value::from(hole(1));
-        let template = Template::new(&sse::event(name, &data), 2);
+        if self.obfuscation == Obfuscation::Padded {
+            data["obfuscation"] = Value::from(hole(2));
+        }
+        let template = Template::new(&sse::event(name, &data), 3);
         for piece in pieces {
             let seq = self.events.len();
-            self.events.push(template.fill(&[Fill::Str(piece), Fill::Num(seq)]));
+            let pad = content::obfuscation();
+            self.events
+                .push(template.fill(&[Fill::Str(piece), Fill::Num(seq), Fill::Str(&pad)]));
         }
     }
 }
@@ -181,6 +190,7 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
     let ids = Ids::new();
     let mut ev = Events {
         events: Vec::with_capacity(x.chunks + 16),
+        obfuscation: x.obfuscation,
     };
     let pending = response_value(x, &ids, "in_progress", Vec::new(), Value::Null);
     ev.push("response.created", json!({"response": pending}));

@@ -11,7 +11,11 @@
 //! - Thinking, cache markers, `top_k` and tool-call signatures are dropped (README).
 //! - A named tool choice that names no tool in the list becomes `required`; with no tools
 //!   neither a choice nor `parallel_tool_calls` is sent.
-//! - A stream always asks for `stream_options.include_usage`.
+//! - A stream always asks for `stream_options.include_usage`, and turns OpenAI's stream
+//!   obfuscation off (`include_obfuscation: false`). The random `obfuscation` padding on each
+//!   chunk only hides chunk sizes on the link to OpenAI; the client of another format never
+//!   receives it (its format has no such field), and a field that differs in every chunk
+//!   would send every text delta through the plugins instead of the host's splice.
 
 use aether_plugin_sdk::types::{
     ChatRequest, ContentBlock, EncodedRequest, MediaSource, Message, PluginError, Reasoning, ResponseFormat, Role,
@@ -58,6 +62,7 @@ struct Body<'a> {
 #[derive(Serialize)]
 struct StreamOptions {
     include_usage: bool,
+    include_obfuscation: bool,
 }
 
 #[derive(Serialize)]
@@ -214,7 +219,10 @@ pub fn encode(request: &ChatRequest) -> Result<EncodedRequest, PluginError> {
         reasoning_effort: request.reasoning.as_ref().and_then(effort),
         response_format: request.response_format.as_ref().map(response_format).transpose()?,
         stream: request.stream.then_some(true),
-        stream_options: request.stream.then_some(StreamOptions { include_usage: true }),
+        stream_options: request.stream.then_some(StreamOptions {
+            include_usage: true,
+            include_obfuscation: false,
+        }),
     };
     let body = serde_json::to_vec(&body).map_err(|e| PluginError::Internal(format!("encoding the request: {e}")))?;
     Ok(EncodedRequest {
@@ -780,7 +788,10 @@ mod tests {
             json!({"type": "json_schema", "json_schema": {"name": "out", "schema": {"type": "object"}, "strict": true}})
         );
         assert_eq!(b["stream"], true);
-        assert_eq!(b["stream_options"], json!({"include_usage": true}));
+        assert_eq!(
+            b["stream_options"],
+            json!({"include_usage": true, "include_obfuscation": false})
+        );
         for (budget, effort) in [(1024, "minimal"), (4096, "low"), (16384, "medium"), (16385, "high")] {
             r.reasoning = Some(Reasoning {
                 effort: None,

@@ -9,6 +9,9 @@
 //!   text, checked to be JSON), so their properties keep the client's order.
 //! - `store: false` always (the gateway keeps no state), and `include:
 //!   ["reasoning.encrypted_content"]` whenever reasoning is asked for or sent back.
+//! - A stream turns OpenAI's stream obfuscation off (`stream_options.include_obfuscation:
+//!   false`): the random `obfuscation` padding on each delta event only hides event sizes on
+//!   the link to OpenAI, and the client of another format never receives it.
 //! - Dropped: stop sequences, seed and top-k (Responses has none), redacted thinking
 //!   (another provider's opaque data), thinking without a signature, cache hints.
 //!
@@ -58,7 +61,14 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<OutText<'a>>,
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
     store: bool,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_obfuscation: bool,
 }
 
 /// One input item.
@@ -232,6 +242,9 @@ pub fn encode(req: &ChatRequest) -> Result<EncodedRequest, PluginError> {
             .map(|f| response_format(f).map(|format| OutText { format }))
             .transpose()?,
         stream: req.stream,
+        stream_options: req.stream.then_some(StreamOptions {
+            include_obfuscation: false,
+        }),
         store: false,
     };
     let body = serde_json::to_vec(&body)
@@ -504,6 +517,19 @@ mod tests {
         assert_eq!(b["input"][1]["role"], "developer");
         assert!(b.get("stop").is_none() && b.get("seed").is_none() && b.get("top_k").is_none());
         assert!(b.get("include").is_none() && b.get("max_output_tokens").is_none());
+        assert!(b.get("stream_options").is_none(), "only a stream has stream options");
+    }
+
+    #[test]
+    fn a_stream_turns_obfuscation_off() {
+        let mut req = request(vec![Message {
+            role: Role::User,
+            content: vec![text("hi")],
+        }]);
+        req.stream = true;
+        let b = body(&req);
+        assert_eq!(b["stream"], true);
+        assert_eq!(b["stream_options"], json!({"include_obfuscation": false}));
     }
 
     #[test]
