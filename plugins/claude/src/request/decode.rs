@@ -11,17 +11,14 @@
 //! - Top-level fields the IR does not model (`metadata`, `service_tier`, `container`, …) go
 //!   to `extra-json`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
 
 use aether_plugin_sdk::json;
 use aether_plugin_sdk::types::{
     ChatRequest, ContentBlock, JsonSchemaFormat, Message, PluginError, Reasoning, RequestHead, ResponseFormat, Role,
     Sampling, Tool, ToolChoice,
 };
-use serde::de::{IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -60,25 +57,11 @@ struct WireRequest {
     output_format: Option<WireOutputFormat>,
     #[serde(default)]
     output_config: Option<WireOutputConfig>,
+    /// Every top-level field the IR does not model, for `extra-json`. Serde reads the fields
+    /// above in place and buffers only these, so the body is parsed once.
+    #[serde(flatten)]
+    extra: serde_json::Map<String, Value>,
 }
-
-/// The top-level fields [`WireRequest`] reads; every other one goes to `extra-json`.
-const MODELLED: &[&str] = &[
-    "model",
-    "messages",
-    "system",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "stop_sequences",
-    "stream",
-    "tools",
-    "tool_choice",
-    "thinking",
-    "output_format",
-    "output_config",
-];
 
 #[derive(Deserialize)]
 struct WireMessage {
@@ -140,34 +123,6 @@ struct WireOutputConfig {
     format: Option<WireOutputFormat>,
 }
 
-/// The top-level fields the IR does not model, collected in a second, skipping pass (a
-/// `#[serde(flatten)]` map would buffer the whole body, history included).
-struct Extra(serde_json::Map<String, Value>);
-
-impl<'de> Deserialize<'de> for Extra {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Extra;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Extra, A::Error> {
-                let mut extra = serde_json::Map::new();
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    if MODELLED.contains(&key.as_ref()) {
-                        map.next_value::<IgnoredAny>()?;
-                    } else {
-                        extra.insert(key.into_owned(), map.next_value::<Value>()?);
-                    }
-                }
-                Ok(Extra(extra))
-            }
-        }
-        deserializer.deserialize_map(V)
-    }
-}
-
 fn invalid(message: String) -> PluginError {
     PluginError::InvalidRequest(message)
 }
@@ -177,7 +132,6 @@ fn invalid(message: String) -> PluginError {
 pub fn decode(head: &RequestHead, body: &[u8]) -> Result<ChatRequest, PluginError> {
     let _ = head;
     let wire: WireRequest = json::parse_request(body)?;
-    let extra: Extra = json::parse_request(body)?;
     let model = wire
         .model
         .ok_or_else(|| invalid("request body has no \"model\" field".into()))?;
@@ -232,7 +186,7 @@ pub fn decode(head: &RequestHead, body: &[u8]) -> Result<ChatRequest, PluginErro
         reasoning,
         stream: wire.stream.unwrap_or(false),
         parallel_tool_calls,
-        extra_json: (!extra.0.is_empty()).then(|| Value::Object(extra.0).to_string()),
+        extra_json: (!wire.extra.is_empty()).then(|| Value::Object(wire.extra).to_string()),
     })
 }
 
