@@ -23,6 +23,10 @@
 //! (Anthropic's shape when `anthropic-version` is sent), `GET /v1beta/models`. Anything else is
 //! a `404` with a JSON error.
 //!
+//! OpenAI streams carry OpenAI's random `obfuscation` padding on every Chat chunk with a choice
+//! and every Responses delta event, as OpenAI's do, unless the request sets
+//! `stream_options.include_obfuscation: false`.
+//!
 //! Token usage is deterministic: prompt tokens are the body length / 4 (at least 1), output
 //! tokens twice the number of chunks; cache counts are non-zero when the body contains
 //! `cache_control` (Anthropic), `prompt_cache_key` (OpenAI) or `cachedContent` (Gemini).
