@@ -246,3 +246,44 @@ fn an_encoder_that_declines_splices_gets_a_block_in_one_call_and_the_decoder_non
     }
     assert!(converter.spliced() >= 40, "{}", converter.spliced());
 }
+
+/// A decoder emits `finish` exactly once (IR.md): once it has, the upstream's end calls only
+/// the encoder; a stream cut before it still asks the decoder, which reports the cut.
+#[test]
+fn a_decoder_that_has_finished_is_not_asked_to_finish_again() {
+    use aether::conversion::stream::StreamConverter;
+    use std::sync::atomic::Ordering;
+
+    let plugins = builtin_plugins();
+    let openai = plugins.get(WireFormat::OpenaiChat);
+    let claude = plugins.get(WireFormat::Claude);
+    let calls = |plugin: &std::sync::Arc<aether::plugin_host::Plugin>| plugin.stats.calls.load(Ordering::Relaxed);
+    let chunk = |rest: &str| {
+        format!(r#"data: {{"id":"c1","object":"chat.completion.chunk","created":1,"model":"g",{rest}}}"#) + "\n\n"
+    };
+    let start = chunk(r#""choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]"#)
+        + &chunk(r#""choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]"#);
+    let end = chunk(r#""choices":[{"index":0,"delta":{},"finish_reason":"stop"}]"#)
+        + &chunk(r#""choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}"#)
+        + "data: [DONE]\n\n";
+
+    let mut whole = StreamConverter::open(&openai, &claude, "m").unwrap();
+    whole.push_block(start.as_bytes(), |_| ()).unwrap();
+    let out = String::from_utf8(whole.push_block(end.as_bytes(), |_| ()).unwrap()).unwrap();
+    assert!(out.contains("event: message_stop"), "{out}");
+    let (decoder_before, encoder_before) = (calls(&openai), calls(&claude));
+    whole.finish().unwrap();
+    assert_eq!(calls(&openai) - decoder_before, 0, "the finished decoder is not called");
+    assert_eq!(calls(&claude) - encoder_before, 1, "the encoder's finish");
+
+    let mut cut = StreamConverter::open(&openai, &claude, "m").unwrap();
+    cut.push_block(start.as_bytes(), |_| ()).unwrap();
+    let decoder_before = calls(&openai);
+    let out = String::from_utf8(cut.finish().unwrap()).unwrap();
+    assert_eq!(
+        calls(&openai) - decoder_before,
+        1,
+        "the decoder's finish reports the cut"
+    );
+    assert!(out.contains("event: error"), "{out}");
+}

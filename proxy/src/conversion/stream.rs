@@ -50,6 +50,17 @@ enum Fit {
     Plugins,
 }
 
+/// Whether the decoder has emitted the stream's `finish` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoding {
+    /// Not yet: at the upstream's end its `finish()` flushes what it holds, or reports the
+    /// stream as cut short.
+    Open,
+    /// It has: a decoder emits `finish` exactly once, after its last block (IR.md), so its
+    /// `finish()` has nothing left to give and is not called.
+    Finished,
+}
+
 /// One stream's decoder and encoder.
 #[derive(Debug)]
 pub struct StreamConverter {
@@ -72,6 +83,8 @@ pub struct StreamConverter {
     spliced: u64,
     /// Whether splices are taken at all.
     splicing: Splicing,
+    /// Whether the decoder has finished the stream.
+    decoding: Decoding,
 }
 
 impl StreamConverter {
@@ -108,6 +121,7 @@ impl StreamConverter {
             declined: None,
             spliced: 0,
             splicing,
+            decoding: Decoding::Open,
         })
     }
 
@@ -207,6 +221,9 @@ impl StreamConverter {
         };
         let decoded = settle(Step::DecodeStream, self.decoder.decode_push(&event))?;
         self.decode_splice = decoded.splice.filter(|_| self.splicing == Splicing::On);
+        if decoded.events.iter().any(|e| matches!(e, StreamEvent::Finish(_))) {
+            self.decoding = Decoding::Finished;
+        }
         self.pending.extend(decoded.events);
         Ok(())
     }
@@ -228,12 +245,14 @@ impl StreamConverter {
         Ok(())
     }
 
-    /// The upstream stream ended: what the decoder still had, and the encoder's closing
-    /// bytes.
+    /// The upstream stream ended: what the decoder still had (unless it has finished the
+    /// stream already), and the encoder's closing bytes.
     pub fn finish(&mut self) -> Result<Vec<u8>, ConversionError> {
         self.decode_splice = None;
-        let events = settle(Step::DecodeStream, self.decoder.decode_finish())?;
-        self.pending.extend(events);
+        if self.decoding == Decoding::Open {
+            let events = settle(Step::DecodeStream, self.decoder.decode_finish())?;
+            self.pending.extend(events);
+        }
         let mut out = Vec::new();
         self.flush(&mut out)?;
         self.encode_splice = None;
