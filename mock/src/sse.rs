@@ -26,9 +26,19 @@ pub(crate) fn event(name: &str, data: &Value) -> Bytes {
 
 /// An unnamed event: `data: JSON\n\n`.
 pub(crate) fn data(data: &Value) -> Bytes {
-    let mut out = Vec::with_capacity(128);
+    unnamed(128, |out| push_json(out, data))
+}
+
+/// An unnamed event around JSON already serialised.
+pub(crate) fn data_json(json: &[u8]) -> Bytes {
+    unnamed(json.len() + 8, |out| out.extend_from_slice(json))
+}
+
+/// `data: ` + what `write` appends + the blank line.
+fn unnamed(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
+    let mut out = Vec::with_capacity(capacity);
     out.extend_from_slice(b"data: ");
-    push_json(&mut out, data);
+    write(&mut out);
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
@@ -53,6 +63,7 @@ mod tests {
             b"event: ping\ndata: {\"type\":\"ping\"}\n\n"
         );
         assert_eq!(&data(&json!([1]))[..], b"data: [1]\n\n");
+        assert_eq!(&data_json(b"[1]")[..], b"data: [1]\n\n");
         assert_eq!(&json(&json!({"a": "b"}))[..], b"{\"a\":\"b\"}");
     }
 }

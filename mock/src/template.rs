@@ -53,7 +53,7 @@ impl Template {
         while let Some((at, index)) = markers
             .iter()
             .enumerate()
-            .filter_map(|(i, m)| find(rest, m).map(|at| (at, i)))
+            .filter_map(|(i, m)| memchr::memmem::find(rest, m).map(|at| (at, i)))
             .min()
         {
             literals.push(rest[..at].to_vec());
@@ -85,10 +85,6 @@ impl Template {
         }
         Bytes::from(out)
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(haystack, needle)
 }
 
 #[cfg(test)]

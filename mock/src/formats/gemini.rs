@@ -148,23 +148,17 @@ pub(crate) fn stream(x: &Exchange, framing: GeminiFraming) -> Vec<Bytes> {
     chunks
         .iter()
         .enumerate()
-        .map(|(i, chunk)| {
-            let mut out = Vec::with_capacity(chunk.len() + 8);
-            match framing {
-                GeminiFraming::Sse => {
-                    out.extend_from_slice(b"data: ");
-                    out.extend_from_slice(chunk);
-                    out.extend_from_slice(b"\n\n");
+        .map(|(i, chunk)| match framing {
+            GeminiFraming::Sse => sse::data_json(chunk),
+            GeminiFraming::JsonArray => {
+                let mut out = Vec::with_capacity(chunk.len() + 4);
+                out.extend_from_slice(if i == 0 { b"[" } else { b",\r\n" });
+                out.extend_from_slice(chunk);
+                if i + 1 == count {
+                    out.push(b']');
                 }
-                GeminiFraming::JsonArray => {
-                    out.extend_from_slice(if i == 0 { b"[" } else { b",\r\n" });
-                    out.extend_from_slice(chunk);
-                    if i + 1 == count {
-                        out.push(b']');
-                    }
-                }
+                Bytes::from(out)
             }
-            Bytes::from(out)
         })
         .collect()
 }

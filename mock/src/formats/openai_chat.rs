@@ -137,8 +137,7 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
         }
         Template::new(&sse::data(&value), 2)
     };
-    let pad = || content::obfuscation();
-    let once = |template: Template| template.fill(&[Fill::Str(""), Fill::Str(&pad())]);
+    let once = |template: Template| template.fill(&[Fill::Str(""), Fill::Str(&content::obfuscation())]);
     let choice = |delta: Value, finish: Option<&str>| json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]);
 
     let mut events = Vec::with_capacity(x.chunks + 8);
@@ -151,12 +150,12 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
             if x.scenario == Scenario::Thinking {
                 let thinking = chunk(choice(json!({"reasoning_content": hole(0)}), None), None);
                 for piece in THINKING_PIECES {
-                    events.push(thinking.fill(&[Fill::Str(piece), Fill::Str(&pad())]));
+                    events.push(thinking.fill(&[Fill::Str(piece), Fill::Str(&content::obfuscation())]));
                 }
             }
             let text = chunk(choice(json!({"content": hole(0)}), None), None);
             for piece in content::text_pieces(x.chunks) {
-                events.push(text.fill(&[Fill::Str(&piece), Fill::Str(&pad())]));
+                events.push(text.fill(&[Fill::Str(&piece), Fill::Str(&content::obfuscation())]));
             }
         }
         Scenario::ToolCall => {
@@ -185,7 +184,7 @@ pub(crate) fn stream(x: &Exchange) -> Vec<Bytes> {
                 None,
             );
             for piece in content::argument_pieces(x.chunks) {
-                events.push(arguments.fill(&[Fill::Str(piece), Fill::Str(&pad())]));
+                events.push(arguments.fill(&[Fill::Str(piece), Fill::Str(&content::obfuscation())]));
             }
         }
     }
