@@ -10,8 +10,9 @@
 //! with their length.
 //!
 //! When the upstream speaks another format than the client ([`ResponseConversion`]), the
-//! usage tap still reads the upstream's own bytes (of a stream, the events the converter did
-//! not splice, which are all that can carry usage), and what goes to the client is converted:
+//! usage comes from the upstream's answer as the conversion decodes it (the usage tap reads
+//! the upstream's own bytes only after a plugin failed mid-stream), and what goes to the
+//! client is converted:
 //! a body through `decode-response` → `encode-response` (an error body through
 //! `decode-error` → `error-body`, same status), a stream block by block through a
 //! [`StreamConverter`]. A conversion that fails before the response head was written is an
@@ -336,6 +337,7 @@ impl RelayPath<'_, '_> {
                     return Ok(block);
                 }
                 let out = converter.push_block(&block, |raw| tap.offer(raw));
+                tap.converted(converter.usage());
                 tap.flush();
                 let out = Bytes::from(out?);
                 Ok(match self.params.usage_chunk {
@@ -355,10 +357,13 @@ impl RelayPath<'_, '_> {
                     Vec::new()
                 } else {
                     let out = converter.push_block(remainder, |raw| tap.offer(raw));
+                    tap.converted(converter.usage());
                     tap.flush();
                     out?
                 };
-                out.extend(converter.finish()?);
+                let closing = converter.finish();
+                tap.converted(converter.usage());
+                out.extend(closing?);
                 let out = Bytes::from(out);
                 Ok(match self.params.usage_chunk {
                     UsageChunk::Relay => out,

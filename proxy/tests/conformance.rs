@@ -133,12 +133,13 @@ fn spliced_streams_are_the_streams_the_plugins_write() {
                 let run = |splicing| {
                     let mut converter = StreamConverter::open_with(&from, &to, &stream.model, splicing).unwrap();
                     // Each event on its own and all in one read: the two ways the relay sees them.
-                    // The usage tap reads only what was not spliced, as on the request path.
+                    // The usage is the decoder's, as on the request path.
                     let mut tap = UsageTap::new(from.clone());
                     let whole = converter.push_block(&block, |raw| tap.offer(raw)).map(|mut out| {
                         out.extend(converter.finish().unwrap_or_default());
                         out
                     });
+                    tap.converted(converter.usage());
                     tap.flush();
                     let spliced = converter.spliced();
                     let mut converter = StreamConverter::open_with(&from, &to, &stream.model, splicing).unwrap();
@@ -167,7 +168,7 @@ fn spliced_streams_are_the_streams_the_plugins_write() {
                 every_event.events(&block);
                 if usage != tapped(&every_event) {
                     failures.push(format!(
-                        "{label}: the tap saw other usage without the spliced events: {usage:?}, not {:?}",
+                        "{label}: the decoder reported other usage than the upstream plugin's tap: {usage:?}, not {:?}",
                         tapped(&every_event)
                     ));
                 }
@@ -286,4 +287,49 @@ fn a_decoder_that_has_finished_is_not_asked_to_finish_again() {
         "the decoder's finish reports the cut"
     );
     assert!(out.contains("event: error"), "{out}");
+}
+
+/// A converted stream is billed from its decoder's IR; should a plugin fail mid-stream, the
+/// usage tap reads the rest of the read, and each bucket is the larger of the two counts
+/// (both are cumulative), so neither source's tokens are lost.
+#[test]
+fn a_converted_streams_usage_keeps_the_decoders_count_under_what_the_tap_reads_after_a_failure() {
+    use aether::plugin_host::bindings::types::{Usage, UsageReport};
+    use aether::telemetry::usage::UsageTap;
+
+    let plugins = builtin_plugins();
+    let mut tap = UsageTap::new(plugins.get(WireFormat::Claude));
+    let mut decoded = Usage {
+        input: 10,
+        output: 1,
+        cache_creation5m: 0,
+        cache_creation1h: 0,
+        cache_read: 5,
+        reasoning: 0,
+    };
+    tap.converted(&UsageReport {
+        usage: decoded,
+        saw_usage: true,
+        completed: false,
+    });
+    assert_eq!(
+        (tap.usage().input, tap.usage().cache_read, tap.completed()),
+        (10, 5, false)
+    );
+    // What the decoder did not get to: the closing events, read by the tap.
+    tap.events(
+        b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":7}}\n\n\
+event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+    let u = tap.usage();
+    assert_eq!((u.input, u.cache_read, u.output), (10, 5, 7), "{u:?}");
+    assert!(tap.completed() && tap.saw_usage());
+    // A later report of the decoder's replaces its earlier one; the tap's count stands.
+    decoded.output = 9;
+    tap.converted(&UsageReport {
+        usage: decoded,
+        saw_usage: true,
+        completed: false,
+    });
+    assert_eq!((tap.usage().output, tap.completed()), (9, true));
 }

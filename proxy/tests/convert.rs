@@ -426,6 +426,12 @@ async fn a_converted_stream_that_breaks_ends_with_the_clients_error_event() {
         );
         let record = gw.record(&id).await;
         assert_eq!(record.status, Status::Failed, "{pair}: {record:?}");
+        // The tokens seen before the break are billed: Claude's `message_start` and every
+        // Gemini chunk carry the input, as the upstream plugin's decoder reported it.
+        // (OpenAI formats report usage only at the end.)
+        if matches!(upstream_format, "claude" | "gemini") {
+            assert!(record.usage.input > 0, "{pair}: {:?}", record.usage);
+        }
     }
 }
 

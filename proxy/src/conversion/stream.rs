@@ -17,18 +17,24 @@
 //! here, to the delta the decoder's splice promises, and waits for the read's one encoder
 //! call.
 //!
-//! **Usage.** Only the events that go through the plugins are handed back for the usage tap
-//! ([`StreamConverter::push_block`]'s `unspliced`). A spliced event is, outside one JSON
-//! string, byte for byte the event the decoder's splice was cut from, which went through
-//! the plugins and so past the tap; every format reports usage cumulatively and outside
-//! its text, so the spliced copy cannot change what the tap reports. This matters for
-//! Gemini upstreams, whose every chunk repeats `usageMetadata`: without it, each text delta
-//! would cost a call of the upstream plugin's tap.
+//! **Usage.** The decoder reads the upstream's usage anyway: its `start` event carries what
+//! is known at the start, its `finish` the complete usage (IR.md), so a converted stream is
+//! billed from them ([`StreamConverter::usage`]) and needs no usage tap of its own, which
+//! saves the upstream plugin a resource and two or three calls per stream. A spliced event
+//! cannot change that usage: outside one JSON string it is byte for byte the event the
+//! decoder's splice was cut from, which the decoder has seen, and every format reports
+//! usage cumulatively and outside its text. The stream is complete when the decoder
+//! emitted `finish`; a decoder whose upstream ended without its terminal event says so
+//! with an `error` instead. Should a plugin fail, the events from the one that failed on
+//! are handed back ([`StreamConverter::push_block`]'s `after_failure`) for the usage tap,
+//! since the upstream billed them all.
 
 use std::sync::Arc;
 
 use super::{ConversionError, Step, settle, splice};
-use crate::plugin_host::bindings::types::{DecodeSplice, EncodeSplice, ErrorInfo, SpliceKey, SseEvent, StreamEvent};
+use crate::plugin_host::bindings::types::{
+    EncodeSplice, ErrorInfo, SpliceKey, SseEvent, StreamEvent, Usage, UsageReport,
+};
 use crate::plugin_host::{Plugin, StreamResource};
 use crate::sse;
 
@@ -69,7 +75,7 @@ pub struct StreamConverter {
     /// IR events decoded and not yet encoded (those of the current block).
     pending: Vec<StreamEvent>,
     /// The decoder's promise about events like its last one, until it is called again.
-    decode_splice: Option<DecodeSplice>,
+    decode_splice: Option<splice::Matcher>,
     /// The encoder's promise about a delta of the decoder's splice key, until it is called
     /// again.
     encode_splice: Option<EncodeSplice>,
@@ -85,6 +91,8 @@ pub struct StreamConverter {
     splicing: Splicing,
     /// Whether the decoder has finished the stream.
     decoding: Decoding,
+    /// The upstream's usage as the decoder reported it.
+    usage: UsageReport,
 }
 
 impl StreamConverter {
@@ -122,43 +130,60 @@ impl StreamConverter {
             spliced: 0,
             splicing,
             decoding: Decoding::Open,
+            usage: UsageReport {
+                usage: Usage {
+                    input: 0,
+                    output: 0,
+                    cache_creation5m: 0,
+                    cache_creation1h: 0,
+                    cache_read: 0,
+                    reasoning: 0,
+                },
+                saw_usage: false,
+                completed: false,
+            },
         })
     }
 
     /// Converts a block of whole upstream events; the client's bytes (possibly none).
-    /// `unspliced` sees each raw event (as [`sse::raw_events`] yields) that goes through the
-    /// plugins, before it does, and every event after one that fails: the events the usage
-    /// tap must read (see the module docs), since the upstream billed them all.
-    pub fn push_block(&mut self, block: &[u8], mut unspliced: impl FnMut(&[u8])) -> Result<Vec<u8>, ConversionError> {
+    /// Should a plugin fail, `after_failure` sees each raw event (as [`sse::raw_events`]
+    /// yields) from the one that failed to the block's end: the events the usage tap must
+    /// read (see the module docs), since the upstream billed them all.
+    pub fn push_block(&mut self, block: &[u8], after_failure: impl FnMut(&[u8])) -> Result<Vec<u8>, ConversionError> {
         // Converted events are about as long as the upstream's; a little more saves a regrowth.
         let mut out = Vec::with_capacity(block.len() + block.len() / 4);
         let mut events = sse::raw_events(block);
-        let failed = events
-            .by_ref()
-            .find_map(|raw| self.push_raw(raw, &mut out, &mut unspliced).err());
+        let mut last = &block[..0];
+        let failed = events.by_ref().find_map(|raw| {
+            last = raw;
+            self.push_raw(raw, &mut out).err()
+        });
         if let Some(e) = failed {
-            events.for_each(unspliced);
+            std::iter::once(last).chain(events).for_each(after_failure);
             return Err(e);
         }
         self.flush(&mut out)?;
         Ok(out)
     }
 
-    /// One raw upstream event: spliced into `out`, or shown to `unspliced` and decoded.
-    fn push_raw(
-        &mut self,
-        raw: &[u8],
-        out: &mut Vec<u8>,
-        unspliced: &mut impl FnMut(&[u8]),
-    ) -> Result<(), ConversionError> {
+    /// One raw upstream event: spliced into `out`, or decoded.
+    fn push_raw(&mut self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), ConversionError> {
+        // The common event, a text delta framed on one line, is matched as it came.
+        let framed = match self.decode_splice.as_ref().and_then(|m| m.raw_body(raw)) {
+            Some(body) => Some(self.fit(body, out)?),
+            None => None,
+        };
+        if framed == Some(Fit::Spliced) {
+            return Ok(());
+        }
         let Some(event) = sse::event(raw) else {
             return Ok(());
         };
-        let fit = self.splice(event.name, &event.data, out);
-        if !matches!(fit, Ok(Fit::Spliced)) {
-            unspliced(raw);
-        }
-        match fit? {
+        let fit = match framed {
+            Some(fit) => fit,
+            None => self.splice(event.name, &event.data, out)?,
+        };
+        match fit {
             Fit::Spliced => Ok(()),
             Fit::Plugins => self.decode(event.name, &event.data),
         }
@@ -175,6 +200,29 @@ impl StreamConverter {
         Ok(out)
     }
 
+    /// The upstream's usage as the decoder reported it so far: `start`'s, then `finish`'s;
+    /// complete once the decoder emitted `finish`.
+    pub fn usage(&self) -> &UsageReport {
+        &self.usage
+    }
+
+    /// Takes what the decoder's events say about usage.
+    fn observe(&mut self, events: &[StreamEvent]) {
+        for event in events {
+            let (usage, finished) = match event {
+                StreamEvent::Start(start) => (&start.usage, false),
+                StreamEvent::Finish(finish) => (&finish.usage, true),
+                _ => continue,
+            };
+            self.usage.saw_usage |= crate::telemetry::usage::any_tokens(usage);
+            self.usage.usage = *usage;
+            if finished {
+                self.usage.completed = true;
+                self.decoding = Decoding::Finished;
+            }
+        }
+    }
+
     /// How many events were converted by splicing so far.
     pub fn spliced(&self) -> u64 {
         self.spliced
@@ -183,32 +231,39 @@ impl StreamConverter {
     /// Splices one upstream event into `out` when both plugins' splices cover it; decodes it
     /// by the decoder's splice when only the decoder's does and the encoder declined.
     fn splice(&mut self, name: Option<&str>, data: &str, out: &mut Vec<u8>) -> Result<Fit, ConversionError> {
-        if let Some(decode) = &self.decode_splice
-            && let Some(body) = splice::body(decode, name, data)
-        {
-            let key = decode.key;
-            if self.declined == Some(key) {
-                // The decoder's splice promises this event decodes to one delta of the body
-                // and changes nothing else: the host decodes it, and the encoder gets it with
-                // the rest of the block.
-                let Some(delta) = splice::delta(key, body) else {
-                    return Ok(Fit::Plugins);
-                };
-                self.pending.push(delta);
-                self.spliced += 1;
-                return Ok(Fit::Spliced);
-            }
-            if !self.pending.is_empty() || self.encode_splice.as_ref().is_none_or(|e| e.key != key) {
-                // What came before goes first; the encoder is asked for this key as it does.
-                self.flush(out)?;
-            }
-            if let Some(encode) = self.encode_splice.as_ref().filter(|e| e.key == key) {
-                out.extend_from_slice(&encode.head);
-                out.extend_from_slice(body.as_bytes());
-                out.extend_from_slice(&encode.tail);
-                self.spliced += 1;
-                return Ok(Fit::Spliced);
-            }
+        match self.decode_splice.as_ref().and_then(|m| m.body(name, data)) {
+            Some(body) => self.fit(body, out),
+            None => Ok(Fit::Plugins),
+        }
+    }
+
+    /// [`StreamConverter::splice`] for an event that fits the decoder's splice with string
+    /// body `body`.
+    fn fit(&mut self, body: &str, out: &mut Vec<u8>) -> Result<Fit, ConversionError> {
+        let Some(key) = self.decode_splice.as_ref().map(splice::Matcher::key) else {
+            return Ok(Fit::Plugins);
+        };
+        if self.declined == Some(key) {
+            // The decoder's splice promises this event decodes to one delta of the body
+            // and changes nothing else: the host decodes it, and the encoder gets it with
+            // the rest of the block.
+            let Some(delta) = splice::delta(key, body) else {
+                return Ok(Fit::Plugins);
+            };
+            self.pending.push(delta);
+            self.spliced += 1;
+            return Ok(Fit::Spliced);
+        }
+        if !self.pending.is_empty() || self.encode_splice.as_ref().is_none_or(|e| e.key != key) {
+            // What came before goes first; the encoder is asked for this key as it does.
+            self.flush(out)?;
+        }
+        if let Some(encode) = self.encode_splice.as_ref().filter(|e| e.key == key) {
+            out.extend_from_slice(&encode.head);
+            out.extend_from_slice(body.as_bytes());
+            out.extend_from_slice(&encode.tail);
+            self.spliced += 1;
+            return Ok(Fit::Spliced);
         }
         Ok(Fit::Plugins)
     }
@@ -220,10 +275,11 @@ impl StreamConverter {
             data: data.to_owned(),
         };
         let decoded = settle(Step::DecodeStream, self.decoder.decode_push(&event))?;
-        self.decode_splice = decoded.splice.filter(|_| self.splicing == Splicing::On);
-        if decoded.events.iter().any(|e| matches!(e, StreamEvent::Finish(_))) {
-            self.decoding = Decoding::Finished;
-        }
+        self.decode_splice = decoded
+            .splice
+            .filter(|_| self.splicing == Splicing::On)
+            .map(splice::Matcher::new);
+        self.observe(&decoded.events);
         self.pending.extend(decoded.events);
         Ok(())
     }
@@ -234,7 +290,7 @@ impl StreamConverter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let splice_for = self.decode_splice.as_ref().map(|s| s.key);
+        let splice_for = self.decode_splice.as_ref().map(splice::Matcher::key);
         self.encode_splice = None;
         let encoded = settle(Step::EncodeStream, self.encoder.encode_push(&self.pending, splice_for));
         self.pending.clear();
@@ -251,6 +307,7 @@ impl StreamConverter {
         self.decode_splice = None;
         if self.decoding == Decoding::Open {
             let events = settle(Step::DecodeStream, self.decoder.decode_finish())?;
+            self.observe(&events);
             self.pending.extend(events);
         }
         let mut out = Vec::new();

@@ -7,13 +7,18 @@
 //! version that was active when the response began, to its end. A stream cut before its
 //! final event keeps the tokens seen so far, and [`UsageTap::completed`] stays false.
 //!
+//! A conversion decodes the upstream's answer anyway, and its IR carries the same buckets:
+//! a converted body's usage comes from `decode-response` ([`UsageTap::decoded`]), a
+//! converted stream's from its decoder's `start` and `finish` events
+//! ([`UsageTap::converted`]), and neither calls the plugin's tap.
+//!
 //! The per-format rules (where each format reports usage, how buckets map) live in the
 //! plugins: `plugins/*/src/usage.rs`.
 
 use std::sync::Arc;
 
 use super::record::Usage;
-use crate::plugin_host::bindings::types::{SseEvent, UsageReport};
+use crate::plugin_host::bindings::types::{SseEvent, Usage as WitUsage, UsageReport};
 use crate::plugin_host::{Plugin, PluginError, StreamResource};
 use crate::sse;
 
@@ -22,12 +27,27 @@ use crate::sse;
 pub struct UsageTap {
     plugin: Arc<Plugin>,
     stream: Option<StreamResource>,
-    usage: Usage,
-    completed: bool,
-    saw_usage: bool,
+    /// What the plugin reported (or a decoded body held).
+    tapped: Option<UsageReport>,
     failure: Option<PluginError>,
     /// Events offered and not yet shown to the plugin (those of the current block).
     pending: Vec<SseEvent>,
+    /// Usage a stream converter's decoder reported, under what the tap reads itself.
+    converted: Option<UsageReport>,
+}
+
+/// Whether `usage` counts any token.
+pub fn any_tokens(usage: &WitUsage) -> bool {
+    [
+        usage.input,
+        usage.output,
+        usage.cache_creation5m,
+        usage.cache_creation1h,
+        usage.cache_read,
+        usage.reasoning,
+    ]
+    .iter()
+    .any(|&n| n > 0)
 }
 
 impl UsageTap {
@@ -36,38 +56,37 @@ impl UsageTap {
         UsageTap {
             plugin,
             stream: None,
-            usage: Usage::default(),
-            completed: false,
-            saw_usage: false,
+            tapped: None,
             failure: None,
             pending: Vec::new(),
+            converted: None,
         }
     }
 
     /// Reads a whole (non-streamed) response body.
     pub fn body(&mut self, body: &[u8]) {
         match self.plugin.usage_from_body(body) {
-            Ok(report) => self.take(&report),
+            Ok(report) => self.tapped = Some(report),
             Err(e) => self.failure = Some(e),
         }
     }
 
     /// Takes the usage of a whole body that a conversion already decoded (the plugin's
     /// `decode-response` fills the same buckets as `usage-from-body`).
-    pub fn decoded(&mut self, usage: &crate::plugin_host::bindings::types::Usage) {
-        let seen = [
-            usage.input,
-            usage.output,
-            usage.cache_creation5m,
-            usage.cache_creation1h,
-            usage.cache_read,
-            usage.reasoning,
-        ];
-        self.take(&UsageReport {
+    pub fn decoded(&mut self, usage: &WitUsage) {
+        self.tapped = Some(UsageReport {
             usage: *usage,
-            saw_usage: seen.iter().any(|&n| n > 0),
+            saw_usage: any_tokens(usage),
             completed: true,
         });
+    }
+
+    /// Takes the usage a stream converter's decoder has reported so far
+    /// ([`crate::conversion::stream::StreamConverter::usage`]): a converted stream needs no
+    /// plugin tap. Events the tap reads after this (a block's rest, after a plugin failed)
+    /// add to it: every bucket is the larger of the two, since both are cumulative.
+    pub fn converted(&mut self, report: &UsageReport) {
+        self.converted = Some(*report);
     }
 
     /// Reads a block of one or more complete SSE events (as [`crate::sse::SseFramer`] yields).
@@ -100,7 +119,7 @@ impl UsageTap {
         }
         let marked = std::mem::take(&mut self.pending);
         match self.push(&marked) {
-            Ok(report) => self.take(&report),
+            Ok(report) => self.tapped = Some(report),
             Err(e) => self.failure = Some(e),
         }
     }
@@ -113,35 +132,55 @@ impl UsageTap {
         stream.tap_push_and_report(events)
     }
 
-    fn take(&mut self, report: &UsageReport) {
-        let u = &report.usage;
-        self.usage = Usage {
-            input: u.input,
-            output: u.output,
-            cache_creation_5m: u.cache_creation5m,
-            cache_creation_1h: u.cache_creation1h,
-            cache_read: u.cache_read,
-            reasoning: u.reasoning,
-        };
-        self.completed = report.completed;
-        self.saw_usage = report.saw_usage;
+    /// What is known: the plugin's report, the converter's, or each bucket the larger of
+    /// the two (both count cumulatively).
+    fn report(&self) -> Option<UsageReport> {
+        match (&self.tapped, &self.converted) {
+            (Some(one), None) | (None, Some(one)) => Some(*one),
+            (None, None) => None,
+            (Some(t), Some(c)) => {
+                let (a, b) = (&t.usage, &c.usage);
+                let mut usage = *a;
+                usage.input = a.input.max(b.input);
+                usage.output = a.output.max(b.output);
+                usage.cache_creation5m = a.cache_creation5m.max(b.cache_creation5m);
+                usage.cache_creation1h = a.cache_creation1h.max(b.cache_creation1h);
+                usage.cache_read = a.cache_read.max(b.cache_read);
+                usage.reasoning = a.reasoning.max(b.reasoning);
+                Some(UsageReport {
+                    usage,
+                    saw_usage: t.saw_usage || c.saw_usage,
+                    completed: t.completed || c.completed,
+                })
+            }
+        }
     }
 
     /// The usage seen so far.
     pub fn usage(&self) -> Usage {
-        self.usage
+        self.report().map_or_else(Usage::default, |r| {
+            let u = &r.usage;
+            Usage {
+                input: u.input,
+                output: u.output,
+                cache_creation_5m: u.cache_creation5m,
+                cache_creation_1h: u.cache_creation1h,
+                cache_read: u.cache_read,
+                reasoning: u.reasoning,
+            }
+        })
     }
 
     /// Whether the response's end was seen (the format's final event, or a whole body
     /// with usage).
     pub fn completed(&self) -> bool {
-        self.completed
+        self.report().is_some_and(|r| r.completed)
     }
 
     /// Whether any usage was reported at all (an OpenAI stream without
     /// `stream_options.include_usage` reports none).
     pub fn saw_usage(&self) -> bool {
-        self.saw_usage
+        self.report().is_some_and(|r| r.saw_usage)
     }
 
     /// Why the plugin could not read the usage, if it failed.
