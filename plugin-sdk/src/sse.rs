@@ -7,18 +7,52 @@ use crate::types::SseEvent;
 /// one `data:` line per line.
 pub fn frame(name: Option<&str>, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 32);
+    frame_into(&mut out, name, data);
+    out
+}
+
+/// [`frame`], appended to `out`.
+pub fn frame_into(out: &mut Vec<u8>, name: Option<&str>, data: &[u8]) {
+    event_head(out, name);
+    if memchr::memchr(b'\n', data).is_none() {
+        // The common event, one line of JSON.
+        out.extend_from_slice(data);
+    } else {
+        for (i, line) in data.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b"\ndata: ");
+            }
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\n\n");
+}
+
+/// `value` as one event of JSON data, serialised straight into `out` (compact JSON holds no
+/// line break, so it is one `data:` line).
+pub fn json_event<T: serde::Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    name: Option<&str>,
+    value: &T,
+) -> Result<(), serde_json::Error> {
+    let start = out.len();
+    event_head(out, name);
+    if let Err(e) = serde_json::to_writer(&mut *out, value) {
+        out.truncate(start);
+        return Err(e);
+    }
+    out.extend_from_slice(b"\n\n");
+    Ok(())
+}
+
+/// The `event:` line, if named, and the first `data: `.
+fn event_head(out: &mut Vec<u8>, name: Option<&str>) {
     if let Some(name) = name {
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(name.as_bytes());
         out.push(b'\n');
     }
-    for line in data.split(|b| *b == b'\n') {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(line);
-        out.push(b'\n');
-    }
-    out.push(b'\n');
-    out
+    out.extend_from_slice(b"data: ");
 }
 
 /// The events in SSE text: blank-line separated, `event:` and `data:` fields, comments and
@@ -96,6 +130,23 @@ mod tests {
         assert_eq!(events[0].name.as_deref(), Some("message_stop"));
         assert_eq!(events[1].data, "a\nb");
         assert_eq!(events[2].data, "[DONE]");
+    }
+
+    #[test]
+    fn several_lines_of_data_are_several_data_lines() {
+        assert_eq!(frame(None, b"a\nb\n"), b"data: a\ndata: b\ndata: \n\n");
+        let mut out = b"x".to_vec();
+        frame_into(&mut out, Some("e"), b"{}");
+        assert_eq!(out, b"xevent: e\ndata: {}\n\n");
+    }
+
+    #[test]
+    fn a_json_event_is_the_framed_serialisation() {
+        let value = serde_json::json!({"type": "delta", "text": "a\nb\"c"});
+        let mut out = Vec::new();
+        json_event(&mut out, Some("delta"), &value).unwrap();
+        assert_eq!(out, frame(Some("delta"), &serde_json::to_vec(&value).unwrap()));
+        assert_eq!(parse(std::str::from_utf8(&out).unwrap())[0].data, value.to_string());
     }
 
     #[test]

@@ -170,10 +170,6 @@ pub struct Encoder {
     tools: ToolCalls,
 }
 
-fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, PluginError> {
-    serde_json::to_vec(value).map_err(|e| PluginError::Internal(format!("encoding a stream event: {e}")))
-}
-
 impl Encoder {
     /// An encoder reporting `model` (the client's name for it).
     pub fn new(model: &str) -> Encoder {
@@ -188,8 +184,8 @@ impl Encoder {
     }
 
     fn event<T: Serialize>(out: &mut Vec<u8>, name: &str, value: &T) -> Result<(), PluginError> {
-        out.extend(sse::frame(Some(name), &json(value)?));
-        Ok(())
+        sse::json_event(out, Some(name), value)
+            .map_err(|e| PluginError::Internal(format!("encoding a stream event: {e}")))
     }
 
     fn start(&mut self, out: &mut Vec<u8>, id: &str, usage: &Usage) -> Result<(), PluginError> {
@@ -359,7 +355,7 @@ impl Encoder {
 
     fn error(&mut self, out: &mut Vec<u8>, info: &ErrorInfo) {
         self.phase = Phase::Done;
-        out.extend(sse::frame(Some("error"), &error::body(info)));
+        sse::frame_into(out, Some("error"), &error::body(info));
     }
 }
 

@@ -99,10 +99,8 @@ impl Encoder {
             response_id: Some(Cow::Borrowed(&self.id)),
             error: None,
         };
-        let data = serde_json::to_vec(&chunk)
-            .map_err(|e| PluginError::Internal(format!("a Gemini stream chunk did not serialise: {e}")))?;
-        out.extend(sse::frame(None, &data));
-        Ok(())
+        sse::json_event(out, None, &chunk)
+            .map_err(|e| PluginError::Internal(format!("a Gemini stream chunk did not serialise: {e}")))
     }
 
     /// A part with the pending signature, if any, put on it.
@@ -152,7 +150,7 @@ impl Encoder {
                 self.phase = Phase::Done;
             }
             StreamEvent::Error(info) => {
-                out.extend(sse::frame(None, &error::body(info)));
+                sse::frame_into(out, None, &error::body(info));
                 self.phase = Phase::Done;
             }
         }

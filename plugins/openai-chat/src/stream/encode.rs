@@ -126,9 +126,7 @@ impl Encoder {
                 .collect(),
             usage: usage.map(usage::wire),
         };
-        let data = serde_json::to_vec(&chunk).map_err(|e| PluginError::Internal(format!("encoding a chunk: {e}")))?;
-        out.extend(sse::frame(None, &data));
-        Ok(())
+        sse::json_event(out, None, &chunk).map_err(|e| PluginError::Internal(format!("encoding a chunk: {e}")))
     }
 
     /// The first chunk, once.
@@ -202,7 +200,7 @@ impl Encoder {
                 self.phase = Phase::Finished;
             }
             StreamEvent::Error(info) => {
-                out.extend(sse::frame(None, &crate::error::body(info)));
+                sse::frame_into(out, None, &crate::error::body(info));
                 self.phase = Phase::Failed;
             }
         }

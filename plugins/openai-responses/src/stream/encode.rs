@@ -131,8 +131,7 @@ impl Encoder {
         data.insert("type".into(), json!(kind));
         data.insert("sequence_number".into(), json!(self.sequence));
         self.sequence += 1;
-        self.out
-            .extend(sse::frame(Some(kind), Value::Object(data).to_string().as_bytes()));
+        sse::frame_into(&mut self.out, Some(kind), Value::Object(data).to_string().as_bytes());
     }
 
     /// A delta event of the item `item_id` at `output_index`.
@@ -159,10 +158,9 @@ impl Encoder {
             delta,
             logprobs,
         };
-        let data = serde_json::to_vec(&event)
+        sse::json_event(out, Some(kind), &event)
             .map_err(|e| PluginError::Internal(format!("a Responses delta event did not serialise: {e}")))?;
         *sequence += 1;
-        out.extend(sse::frame(Some(kind), &data));
         Ok(())
     }
 
