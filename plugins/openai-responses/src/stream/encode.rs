@@ -20,7 +20,6 @@ use aether_plugin_sdk::types::{
     BlockKind, DeltaKind, ErrorInfo, PluginError, StreamEvent, StreamFinish, StreamStart, Usage,
 };
 use aether_plugin_sdk::{StreamEncode, sse, usage};
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::stream_code;
@@ -28,25 +27,6 @@ use crate::ids::{self, ItemPrefix};
 use crate::items::{self, ItemStatus, TextStyle};
 use crate::response::encode::{envelope, now};
 use crate::stop::Status;
-
-/// A `…delta` event: most of a stream's events, so written from a struct (in OpenAI's
-/// field order) rather than built as a JSON tree.
-#[derive(Serialize)]
-struct DeltaEvent<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    sequence_number: u64,
-    item_id: &'a str,
-    output_index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content_index: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    summary_index: Option<u32>,
-    delta: &'a str,
-    /// `[]` on text deltas.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    logprobs: Option<[(); 0]>,
-}
 
 /// Which delta event.
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +114,9 @@ impl Encoder {
         sse::frame_into(&mut self.out, Some(kind), Value::Object(data).to_string().as_bytes());
     }
 
-    /// A delta event of the item `item_id` at `output_index`.
+    /// A delta event of the item `item_id` at `output_index`: most of a stream's events, so
+    /// written field by field in OpenAI's order, with serde_json writing only the values
+    /// (the keys and the event type need no escaping).
     fn emit_delta(
         out: &mut Vec<u8>,
         sequence: &mut u64,
@@ -143,23 +125,40 @@ impl Encoder {
         output_index: usize,
         delta: &str,
     ) -> Result<(), PluginError> {
-        let (kind, content_index, summary_index, logprobs) = match of {
-            DeltaOf::Text => ("response.output_text.delta", Some(0), None, Some([])),
-            DeltaOf::Summary => ("response.reasoning_summary_text.delta", None, Some(0), None),
-            DeltaOf::Arguments => ("response.function_call_arguments.delta", None, None, None),
+        let (kind, part, logprobs): (&str, &[u8], &[u8]) = match of {
+            DeltaOf::Text => (
+                "response.output_text.delta",
+                br#","content_index":0"#,
+                br#","logprobs":[]"#,
+            ),
+            DeltaOf::Summary => ("response.reasoning_summary_text.delta", br#","summary_index":0"#, b""),
+            DeltaOf::Arguments => ("response.function_call_arguments.delta", b"", b""),
         };
-        let event = DeltaEvent {
-            kind,
-            sequence_number: *sequence,
-            item_id,
-            output_index,
-            content_index,
-            summary_index,
-            delta,
-            logprobs,
-        };
-        sse::json_event(out, Some(kind), &event)
-            .map_err(|e| PluginError::Internal(format!("a Responses delta event did not serialise: {e}")))?;
+        let start = out.len();
+        let written = (|| {
+            out.extend_from_slice(b"event: ");
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(b"\ndata: {\"type\":\"");
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(br#"","sequence_number":"#);
+            serde_json::to_writer(&mut *out, sequence)?;
+            out.extend_from_slice(br#","item_id":"#);
+            serde_json::to_writer(&mut *out, item_id)?;
+            out.extend_from_slice(br#","output_index":"#);
+            serde_json::to_writer(&mut *out, &output_index)?;
+            out.extend_from_slice(part);
+            out.extend_from_slice(br#","delta":"#);
+            serde_json::to_writer(&mut *out, delta)?;
+            out.extend_from_slice(logprobs);
+            out.extend_from_slice(b"}\n\n");
+            Ok::<(), serde_json::Error>(())
+        })();
+        if let Err(e) = written {
+            out.truncate(start);
+            return Err(PluginError::Internal(format!(
+                "a Responses delta event did not serialise: {e}"
+            )));
+        }
         *sequence += 1;
         Ok(())
     }
@@ -451,6 +450,37 @@ impl StreamEncode for Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delta_events_are_written_as_openai_writes_them() {
+        let cases = [
+            (
+                DeltaOf::Text,
+                json!({"type": "response.output_text.delta", "sequence_number": 7, "item_id": "msg_1", "output_index": 2, "content_index": 0, "delta": "a \"b\"\n\u{e9}", "logprobs": []}),
+            ),
+            (
+                DeltaOf::Summary,
+                json!({"type": "response.reasoning_summary_text.delta", "sequence_number": 7, "item_id": "msg_1", "output_index": 2, "summary_index": 0, "delta": "a \"b\"\n\u{e9}"}),
+            ),
+            (
+                DeltaOf::Arguments,
+                json!({"type": "response.function_call_arguments.delta", "sequence_number": 7, "item_id": "msg_1", "output_index": 2, "delta": "a \"b\"\n\u{e9}"}),
+            ),
+        ];
+        for (of, expected) in cases {
+            let mut out = b"before".to_vec();
+            let mut sequence = 7;
+            Encoder::emit_delta(&mut out, &mut sequence, of, "msg_1", 2, "a \"b\"\n\u{e9}").unwrap();
+            assert_eq!(sequence, 8);
+            let text = std::str::from_utf8(&out[b"before".len()..]).unwrap();
+            let events = sse::parse(text);
+            assert_eq!(events.len(), 1, "{text}");
+            assert_eq!(events[0].name.as_deref(), expected["type"].as_str());
+            assert_eq!(serde_json::from_str::<Value>(&events[0].data).unwrap(), expected);
+            assert!(text.ends_with("}\n\n") && text.matches('\n').count() == 3, "{text:?}");
+        }
+    }
+
     use aether_plugin_sdk::types::{BlockDelta, BlockStart, ErrorClass, StopReason, ToolCallStart};
 
     fn start() -> StreamEvent {
