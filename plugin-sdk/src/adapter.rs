@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use crate::bindings::exports::aether::plugin::format::{Guest, GuestStreamDecoder, GuestStreamEncoder, GuestUsageTap};
 use crate::types::{
     ChatRequest, ChatResponse, Decoded, Encoded, EncodedRequest, ErrorInfo, Inspection, PluginError, PluginIdentity,
-    RequestHead, SpliceKey, SseEvent, StreamEvent, TestCase, UsageReport,
+    RequestHead, SpliceKey, SplicedRun, SseEvent, StreamEvent, TestCase, UsageReport,
 };
 use crate::{CONTRACT_VERSION, FormatPlugin, StreamDecode, StreamEncode, splice, usage};
 
@@ -147,8 +147,16 @@ impl<P: FormatPlugin> GuestStreamEncoder for Encoder<P> {
         }
     }
 
-    fn push(&self, events: Vec<StreamEvent>, splice_for: Option<SpliceKey>) -> Result<Encoded, PluginError> {
+    fn push(
+        &self,
+        events: Vec<StreamEvent>,
+        splice_for: Option<SpliceKey>,
+        spliced: Option<SplicedRun>,
+    ) -> Result<Encoded, PluginError> {
         let mut inner = self.inner.borrow_mut();
+        if let Some(run) = &spliced {
+            inner.spliced(run);
+        }
         let bytes = inner.push(&events)?;
         let splice = splice_for.and_then(|key| inner.splice(key).filter(|s| s.key == key));
         Ok(Encoded { bytes, splice })

@@ -46,11 +46,11 @@ pub mod types {
 
 use types::{
     ChatRequest, ChatResponse, DecodeSplice, EncodeSplice, EncodedRequest, ErrorInfo, Inspection, PluginError,
-    RequestHead, SpliceKey, SseEvent, StreamEvent, TestCase, UsageReport,
+    RequestHead, SpliceKey, SplicedRun, SseEvent, StreamEvent, TestCase, UsageReport,
 };
 
 /// The contract version this SDK implements (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT_VERSION: &str = "0.4.0";
 
 /// One wire format, as a plugin. Associated functions, no `self`: a plugin keeps per-stream
 /// state in its [`StreamDecode`] / [`StreamEncode`] objects and in the [`UsageReport`] its
@@ -164,10 +164,17 @@ pub trait StreamEncode {
     /// IR events in, framed SSE bytes out.
     fn push(&mut self, events: &[StreamEvent]) -> Result<Vec<u8>, PluginError>;
     /// Asked right after a [`StreamEncode::push`]: how a delta of `key` would be written
-    /// from here (see [`splice`]), if writing one leaves the encoder as it is. Default: none.
+    /// from here (see [`splice`]), if writing one leaves the encoder as it is, or changes
+    /// only what [`StreamEncode::spliced`] catches up on (a counted splice). Default: none.
     fn splice(&self, key: SpliceKey) -> Option<EncodeSplice> {
         let _ = key;
         None
+    }
+    /// Before a [`StreamEncode::push`]: the deltas the host wrote through this encoder's
+    /// counted splice since its last call, to take as if it had written them. Only an
+    /// encoder that offers counted splices is told. Default: nothing to do.
+    fn spliced(&mut self, run: &SplicedRun) {
+        let _ = run;
     }
     /// The stream ended: the closing events, if the format has any.
     fn finish(&mut self) -> Result<Vec<u8>, PluginError> {

@@ -18,14 +18,25 @@
 //!
 //! The encoder side: in [`crate::StreamEncode::splice`], write the delta with [`PROBE`] as its
 //! text through the encoder's own code and cut the bytes around it with [`encode_splice`].
+//! An encoder that numbers its events (the Responses format's `sequence_number`) writes the
+//! probe delta numbered [`COUNTER_PROBE`] and cuts it with [`encode_splice_counted`]: the host
+//! writes each spliced event's number in that place, and hands the encoder's next `push` a
+//! [`crate::types::SplicedRun`] ([`crate::StreamEncode::spliced`]) saying how many deltas it
+//! wrote and their text.
 
 use std::ops::Range;
 
-use crate::types::{BlockDelta, DecodeSplice, DeltaKind, EncodeSplice, SpliceKey, SpliceKind, SseEvent, StreamEvent};
+use crate::types::{
+    BlockDelta, DecodeSplice, DeltaKind, EncodeSplice, SpliceCounter, SpliceKey, SpliceKind, SseEvent, StreamEvent,
+};
 
 /// The text an encoder writes in place of a delta's text to find where the text goes. It
 /// needs no JSON escaping, so it appears verbatim in the encoded bytes.
 pub const PROBE: &str = "aether-splice-probe-3f9c2a";
+
+/// The number a counting encoder writes in place of its event counter to find where the
+/// counter goes (sixteen digits no real stream reaches).
+pub const COUNTER_PROBE: u64 = 7_351_908_264_193_517;
 
 /// The splice key of an IR event: a delta of text, thinking or tool arguments. Signatures and
 /// every other event have none.
@@ -151,7 +162,33 @@ pub fn encode_splice(key: SpliceKey, bytes: &[u8]) -> Option<EncodeSplice> {
         key,
         head: bytes[..start].to_vec(),
         tail: bytes[end..].to_vec(),
+        counter: None,
     })
+}
+
+/// [`encode_splice`] for an encoder that numbers its events: `bytes` is the delta written with
+/// [`PROBE`] as its text and [`COUNTER_PROBE`] as its number, and `first` is the number the
+/// next event would carry. `None` unless the probe number occurs exactly once before the text,
+/// between characters that are not digits.
+pub fn encode_splice_counted(key: SpliceKey, bytes: &[u8], first: u64) -> Option<EncodeSplice> {
+    let mut splice = encode_splice(key, bytes)?;
+    let digits = COUNTER_PROBE.to_string();
+    let mut found = memchr::memmem::find_iter(&splice.head, digits.as_bytes());
+    let at = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    let end = at + digits.len();
+    let digit = |i: usize| splice.head.get(i).is_some_and(u8::is_ascii_digit);
+    if (at > 0 && digit(at - 1)) || digit(end) {
+        return None;
+    }
+    splice.head.drain(at..end);
+    splice.counter = Some(SpliceCounter {
+        at: u32::try_from(at).ok()?,
+        first,
+    });
+    Some(splice)
 }
 
 #[cfg(test)]
@@ -243,5 +280,25 @@ mod tests {
         let twice = format!("\"{PROBE}\" \"{PROBE}\"");
         assert!(encode_splice(text_key(), twice.as_bytes()).is_none());
         assert!(encode_splice(text_key(), PROBE.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn a_counted_splice_cuts_the_number_out_of_its_head() {
+        let probe = |n: u64| format!(r#"data: {{"n":{n},"i":1,"d":"{PROBE}"}}"#);
+        let splice = encode_splice_counted(text_key(), probe(COUNTER_PROBE).as_bytes(), 42).unwrap();
+        assert_eq!(splice.head, br#"data: {"n":,"i":1,"d":""#);
+        assert_eq!(splice.tail, br#""}"#);
+        let counter = splice.counter.unwrap();
+        assert_eq!((counter.at, counter.first), (11, 42));
+        // The host's event number 42 in that place is what the encoder would have written.
+        let mut written = splice.head.clone();
+        written.splice(11..11, b"42".iter().copied());
+        assert_eq!(written, probe(42).split(PROBE).next().unwrap().as_bytes());
+        // No number, or an ambiguous one: no splice.
+        assert!(encode_splice_counted(text_key(), probe(7).as_bytes(), 8).is_none());
+        let twice = format!(r#"{{"n":{COUNTER_PROBE},"m":{COUNTER_PROBE},"d":"{PROBE}"}}"#);
+        assert!(encode_splice_counted(text_key(), twice.as_bytes(), 8).is_none());
+        let inside = format!(r#"{{"n":9{COUNTER_PROBE},"d":"{PROBE}"}}"#);
+        assert!(encode_splice_counted(text_key(), inside.as_bytes(), 8).is_none());
     }
 }

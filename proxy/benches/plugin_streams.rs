@@ -40,7 +40,7 @@ fn main() {
         let decoder = claude.open_stream_decoder().unwrap();
         let _ = decoder.decode_push(&start).unwrap();
         let encoder = claude.open_stream_encoder("claude-sonnet-4-5").unwrap();
-        let _ = encoder.encode_push(&[], None).unwrap();
+        let _ = encoder.encode_push(&[], None, None).unwrap();
         open.push((tap, decoder, encoder));
     }
     let elapsed = started.elapsed();

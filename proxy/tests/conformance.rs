@@ -177,15 +177,18 @@ fn spliced_streams_are_the_streams_the_plugins_write() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The corpus exercises the fast path wherever both plugins offer splices (the Responses
-    // plugin offers none: its events carry sequence numbers and its closing events repeat
-    // the text).
+    // plugin's encoder offers counted ones; as a decoder it offers none, since its events
+    // carry sequence numbers).
     for pair in [
         "claude--openai-chat",
         "claude--gemini",
+        "claude--openai-responses",
         "openai-chat--claude",
         "openai-chat--gemini",
+        "openai-chat--openai-responses",
         "gemini--claude",
         "gemini--openai-chat",
+        "gemini--openai-responses",
     ] {
         assert!(
             spliced_by_pair.get(pair).is_some_and(|n| *n > 0),
@@ -194,9 +197,17 @@ fn spliced_streams_are_the_streams_the_plugins_write() {
     }
 }
 
-/// The Responses encoder declines splices (its events carry sequence numbers): a block of
-/// like deltas is decoded by the host, as the decoder's splice promises, and waits for the
-/// block's one encoder call, instead of two plugin calls per event.
+/// A Claude upstream event, framed.
+fn claude_event(name: &str, data: &str) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+const CLAUDE_START: &str = r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"usage":{"input_tokens":3,"output_tokens":1}}}"#;
+
+/// The Gemini encoder declines splices of tool arguments (it keeps a call's arguments until
+/// the call stops): a block of like deltas is decoded by the host, as the decoder's splice
+/// promises, and waits for the block's one encoder call, instead of two plugin calls per
+/// event.
 #[test]
 fn an_encoder_that_declines_splices_gets_a_block_in_one_call_and_the_decoder_none() {
     use aether::conversion::stream::StreamConverter;
@@ -204,48 +215,133 @@ fn an_encoder_that_declines_splices_gets_a_block_in_one_call_and_the_decoder_non
 
     let plugins = builtin_plugins();
     let claude = plugins.get(WireFormat::Claude);
+    let gemini = plugins.get(WireFormat::Gemini);
+    let delta = |json: &str| {
+        claude_event(
+            "content_block_delta",
+            &format!(
+                r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"input_json_delta","partial_json":"{json}"}}}}"#
+            ),
+        )
+    };
+    let mut converter = StreamConverter::open(&claude, &gemini, "m").unwrap();
+    let first = claude_event("message_start", CLAUDE_START)
+        + &claude_event(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"count","input":{}}}"#,
+        )
+        + &delta(r#"{\"n\":["#);
+    converter.push_block(first.as_bytes(), |_| ()).unwrap();
+
+    // The first block of deltas may ask once more (the decoder's splice is new); after
+    // that, a block is one encoder call and no decoder call.
+    let block: String = (0..20).map(|_| delta("1,")).collect();
+    let calls = |plugin: &std::sync::Arc<aether::plugin_host::Plugin>| plugin.stats.calls.load(Ordering::Relaxed);
+    for round in 0..3 {
+        let (encoder_before, decoder_before) = (calls(&gemini), calls(&claude));
+        converter.push_block(block.as_bytes(), |_| ()).unwrap();
+        if round > 0 {
+            assert_eq!(calls(&gemini) - encoder_before, 1, "one encoder call for block {round}");
+            assert_eq!(calls(&claude) - decoder_before, 0, "no decoder call for block {round}");
+        }
+    }
+    assert!(converter.spliced() >= 40, "{}", converter.spliced());
+    let end = delta("2]}")
+        + &claude_event("content_block_stop", r#"{"type":"content_block_stop","index":0}"#)
+        + &claude_event(
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}"#,
+        )
+        + &claude_event("message_stop", r#"{"type":"message_stop"}"#);
+    let mut out = converter.push_block(end.as_bytes(), |_| ()).unwrap();
+    out.extend(converter.finish().unwrap());
+    let text = String::from_utf8(out).unwrap();
+    let expected = format!("[{}2]", "1,".repeat(60));
+    let call = aether_plugin_sdk::sse::parse(&text)
+        .iter()
+        .find_map(|e| {
+            let chunk: Value = serde_json::from_str(&e.data).ok()?;
+            chunk["candidates"][0]["content"]["parts"][0]
+                .get("functionCall")
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("no functionCall: {text}"));
+    assert_eq!(call["args"]["n"].to_string().replace(' ', ""), expected, "{call}");
+}
+
+/// The Responses encoder numbers its events (`sequence_number`) and repeats the text at the
+/// end, so it offers counted splices: after the first, a block of like deltas costs neither
+/// plugin a call, the host numbers each event, and the closing events still carry the whole
+/// text, numbered on from the spliced events.
+#[test]
+fn a_counted_splice_numbers_each_event_and_the_encoder_catches_up() {
+    use aether::conversion::stream::StreamConverter;
+    use std::sync::atomic::Ordering;
+
+    let plugins = builtin_plugins();
+    let claude = plugins.get(WireFormat::Claude);
     let responses = plugins.get(WireFormat::OpenaiResponses);
-    let event = |name: &str, data: &str| format!("event: {name}\ndata: {data}\n\n");
     let delta = |text: &str| {
-        event(
+        claude_event(
             "content_block_delta",
             &format!(r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{text}"}}}}"#),
         )
     };
     let mut converter = StreamConverter::open(&claude, &responses, "m").unwrap();
-    let first = event(
-        "message_start",
-        r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"usage":{"input_tokens":3,"output_tokens":1}}}"#,
-    ) + &event(
-        "content_block_start",
-        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
-    ) + &delta("a");
-    let out = converter.push_block(first.as_bytes(), |_| ()).unwrap();
-    assert!(String::from_utf8_lossy(&out).contains("response.output_text.delta"));
+    let first = claude_event("message_start", CLAUDE_START)
+        + &claude_event(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        )
+        + &delta("a");
+    let mut out = converter.push_block(first.as_bytes(), |_| ()).unwrap();
 
-    // The first block of deltas may ask once more (the decoder's splice is new); after
-    // that, a block is one encoder call and no decoder call.
-    let block: String = (0..20).map(|i| delta(&format!(r#"w{i} \"q\""#))).collect();
     let calls = |plugin: &std::sync::Arc<aether::plugin_host::Plugin>| plugin.stats.calls.load(Ordering::Relaxed);
+    let mut expected = String::from("a");
     for round in 0..3 {
+        let block: String = (0..20).map(|i| delta(&format!(r#"w{round}.{i} \"q\"\n"#))).collect();
+        expected.extend((0..20).map(|i| format!("w{round}.{i} \"q\"\n")));
         let (encoder_before, decoder_before) = (calls(&responses), calls(&claude));
-        let out = String::from_utf8(converter.push_block(block.as_bytes(), |_| ()).unwrap()).unwrap();
-        assert_eq!(
-            out.matches("response.output_text.delta").count(),
-            40,
-            "event and type lines: {out}"
-        );
-        assert!(out.contains(r#""delta":"w19 \"q\"""#), "{out}");
+        out.extend(converter.push_block(block.as_bytes(), |_| ()).unwrap());
         if round > 0 {
             assert_eq!(
                 calls(&responses) - encoder_before,
-                1,
-                "one encoder call for block {round}"
+                0,
+                "no encoder call for block {round}"
             );
             assert_eq!(calls(&claude) - decoder_before, 0, "no decoder call for block {round}");
         }
     }
     assert!(converter.spliced() >= 40, "{}", converter.spliced());
+    let end = claude_event("content_block_stop", r#"{"type":"content_block_stop","index":0}"#)
+        + &claude_event(
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}}"#,
+        )
+        + &claude_event("message_stop", r#"{"type":"message_stop"}"#);
+    out.extend(converter.push_block(end.as_bytes(), |_| ()).unwrap());
+    out.extend(converter.finish().unwrap());
+
+    let events = aether_plugin_sdk::sse::parse(std::str::from_utf8(&out).unwrap());
+    let data: Vec<Value> = events.iter().map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+    for (n, (event, data)) in events.iter().zip(&data).enumerate() {
+        assert_eq!(data["sequence_number"], n, "{data}");
+        assert_eq!(Some(data["type"].as_str().unwrap()), event.name.as_deref());
+    }
+    let deltas: String = data
+        .iter()
+        .filter(|d| d["type"] == "response.output_text.delta")
+        .map(|d| d["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, expected);
+    let done = data.iter().find(|d| d["type"] == "response.output_text.done").unwrap();
+    assert_eq!(done["text"], expected.as_str());
+    let completed = data.last().unwrap();
+    assert_eq!(completed["type"], "response.completed");
+    assert_eq!(
+        completed["response"]["output"][0]["content"][0]["text"],
+        expected.as_str()
+    );
 }
 
 /// A decoder emits `finish` exactly once (IR.md): once it has, the upstream's end calls only

@@ -85,17 +85,9 @@ impl Matcher {
 }
 
 /// The IR delta a decoder's splice promises an event with string body `body` decodes to
-/// (`body` as [`body`] returned it); `None` if it does not unescape.
+/// (`body` as [`Matcher::body`] returned it); `None` if it does not unescape.
 pub fn delta(key: SpliceKey, body: &str) -> Option<StreamEvent> {
-    let text = if body.contains('\\') {
-        let mut quoted = String::with_capacity(body.len() + 2);
-        quoted.push('"');
-        quoted.push_str(body);
-        quoted.push('"');
-        serde_json::from_str::<String>(&quoted).ok()?
-    } else {
-        body.to_owned()
-    };
+    let text = unescape(body)?.into_owned();
     let delta = match key.kind {
         SpliceKind::Text => DeltaKind::Text(text),
         SpliceKind::Thinking => DeltaKind::Thinking(text),
@@ -105,6 +97,21 @@ pub fn delta(key: SpliceKey, body: &str) -> Option<StreamEvent> {
         index: key.index,
         delta,
     }))
+}
+
+/// The text of a string body (as [`Matcher::body`] returned it); `None` if it does not
+/// unescape.
+pub fn unescape(body: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !body.contains('\\') {
+        return Some(std::borrow::Cow::Borrowed(body));
+    }
+    let mut quoted = String::with_capacity(body.len() + 2);
+    quoted.push('"');
+    quoted.push_str(body);
+    quoted.push('"');
+    serde_json::from_str::<String>(&quoted)
+        .ok()
+        .map(std::borrow::Cow::Owned)
 }
 
 /// Whether `bytes` is what may stand between a JSON string's quotes.

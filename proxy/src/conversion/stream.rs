@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use super::{ConversionError, Step, settle, splice};
 use crate::plugin_host::bindings::types::{
-    EncodeSplice, ErrorInfo, SpliceKey, SseEvent, StreamEvent, Usage, UsageReport,
+    EncodeSplice, ErrorInfo, SpliceKey, SplicedRun, SseEvent, StreamEvent, Usage, UsageReport,
 };
 use crate::plugin_host::{Plugin, StreamResource};
 use crate::sse;
@@ -77,8 +77,10 @@ pub struct StreamConverter {
     /// The decoder's promise about events like its last one, until it is called again.
     decode_splice: Option<splice::Matcher>,
     /// The encoder's promise about a delta of the decoder's splice key, until it is called
-    /// again.
+    /// again. A counted splice's `first` is moved on past each event spliced.
     encode_splice: Option<EncodeSplice>,
+    /// What was written through a counted splice since the encoder's last call, for its next.
+    run: Option<SplicedRun>,
     /// The key the encoder was last asked to splice and declined (the Responses encoder
     /// always does). Events of that key that fit the decoder's splice are decoded by the host
     /// (what the decoder's splice promises they decode to) and wait for the block's one
@@ -126,6 +128,7 @@ impl StreamConverter {
             pending: Vec::new(),
             decode_splice: None,
             encode_splice: None,
+            run: None,
             declined: None,
             spliced: 0,
             splicing,
@@ -162,7 +165,11 @@ impl StreamConverter {
             std::iter::once(last).chain(events).for_each(after_failure);
             return Err(e);
         }
-        self.flush(&mut out)?;
+        // What waits for the encoder goes now; a run written through a counted splice waits
+        // for its next call, which it needs for nothing else.
+        if !self.pending.is_empty() {
+            self.flush(&mut out)?;
+        }
         Ok(out)
     }
 
@@ -196,7 +203,9 @@ impl StreamConverter {
         if self.splice(name, &event.data, &mut out)? == Fit::Plugins {
             self.decode(name, &event.data)?;
         }
-        self.flush(&mut out)?;
+        if !self.pending.is_empty() {
+            self.flush(&mut out)?;
+        }
         Ok(out)
     }
 
@@ -258,14 +267,35 @@ impl StreamConverter {
             // What came before goes first; the encoder is asked for this key as it does.
             self.flush(out)?;
         }
-        if let Some(encode) = self.encode_splice.as_ref().filter(|e| e.key == key) {
-            out.extend_from_slice(&encode.head);
-            out.extend_from_slice(body.as_bytes());
-            out.extend_from_slice(&encode.tail);
-            self.spliced += 1;
-            return Ok(Fit::Spliced);
+        let Some(encode) = self.encode_splice.as_mut().filter(|e| e.key == key) else {
+            return Ok(Fit::Plugins);
+        };
+        match &mut encode.counter {
+            None => out.extend_from_slice(&encode.head),
+            Some(counter) => {
+                // The encoder numbers its events and repeats their text later: the host
+                // numbers this one and keeps what its next call must catch up on.
+                let run = self.run.get_or_insert_with(|| SplicedRun {
+                    key,
+                    count: 0,
+                    text: String::new(),
+                });
+                let (Some(count), Some(text)) = (run.count.checked_add(1), splice::unescape(body)) else {
+                    return Ok(Fit::Plugins);
+                };
+                run.count = count;
+                run.text.push_str(&text);
+                let (before, after) = encode.head.split_at(counter.at as usize);
+                out.extend_from_slice(before);
+                out.extend_from_slice(itoa::Buffer::new().format(counter.first).as_bytes());
+                out.extend_from_slice(after);
+                counter.first += 1;
+            }
         }
-        Ok(Fit::Plugins)
+        out.extend_from_slice(body.as_bytes());
+        out.extend_from_slice(&encode.tail);
+        self.spliced += 1;
+        Ok(Fit::Spliced)
     }
 
     /// Decodes one upstream event; its IR events wait for [`StreamConverter::flush`].
@@ -284,18 +314,26 @@ impl StreamConverter {
         Ok(())
     }
 
-    /// Encodes the IR events decoded since the last flush into `out`, asking the encoder for
-    /// a splice of the decoder's current key.
+    /// Encodes the IR events decoded since the last flush into `out` (after the run written
+    /// through its counted splice, if any), asking the encoder for a splice of the decoder's
+    /// current key.
     fn flush(&mut self, out: &mut Vec<u8>) -> Result<(), ConversionError> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.run.is_none() {
             return Ok(());
         }
         let splice_for = self.decode_splice.as_ref().map(splice::Matcher::key);
         self.encode_splice = None;
-        let encoded = settle(Step::EncodeStream, self.encoder.encode_push(&self.pending, splice_for));
+        let run = self.run.take();
+        let encoded = settle(
+            Step::EncodeStream,
+            self.encoder.encode_push(&self.pending, splice_for, run.as_ref()),
+        );
         self.pending.clear();
         let encoded = encoded?;
-        self.encode_splice = encoded.splice;
+        // A counter must fall inside the head it numbers.
+        self.encode_splice = encoded
+            .splice
+            .filter(|e| e.counter.as_ref().is_none_or(|c| c.at as usize <= e.head.len()));
         self.declined = splice_for.filter(|_| self.encode_splice.is_none());
         out.extend(encoded.bytes);
         Ok(())

@@ -531,14 +531,15 @@ impl StreamResource {
         self.with(|g, s, h| g.stream_decoder().call_finish(s, h))
     }
 
-    /// Stream encoder: IR events to client bytes, and the splice of `splice_for` if asked
-    /// and offered.
+    /// Stream encoder: what the host wrote through its counted splice (`spliced`), then IR
+    /// events to client bytes, and the splice of `splice_for` if asked and offered.
     pub fn encode_push(
         &self,
         events: &[types::StreamEvent],
         splice_for: Option<types::SpliceKey>,
+        spliced: Option<&types::SplicedRun>,
     ) -> Result<Result<types::Encoded, types::PluginError>, PluginError> {
-        self.with(|g, s, h| g.stream_encoder().call_push(s, h, events, splice_for))
+        self.with(|g, s, h| g.stream_encoder().call_push(s, h, events, splice_for, spliced))
     }
 
     /// Stream encoder: the closing bytes.

@@ -15,11 +15,18 @@
 //! `response::encode`. `finish` → `response.completed`
 //! (or `response.incomplete` / `response.failed`) with every item emitted and the usage.
 //! `error` → `response.created` if not sent yet, then `error` and `response.failed`.
+//!
+//! Splices: every event carries the next sequence number and the closing events repeat the
+//! whole text, so the encoder offers counted splices (`aether_plugin_sdk::splice`): the
+//! host numbers each delta it splices, and hands the next `push` the run it wrote, which
+//! the encoder takes as if it had written it (the text joins the item's, the sequence moves
+//! on by the count).
 
 use aether_plugin_sdk::types::{
-    BlockKind, DeltaKind, ErrorInfo, PluginError, StreamEvent, StreamFinish, StreamStart, Usage,
+    BlockKind, DeltaKind, EncodeSplice, ErrorInfo, PluginError, SpliceKey, SpliceKind, SplicedRun, StreamEvent,
+    StreamFinish, StreamStart, Usage,
 };
-use aether_plugin_sdk::{StreamEncode, sse, usage};
+use aether_plugin_sdk::{StreamEncode, splice, sse, usage};
 use serde_json::{Map, Value, json};
 
 use crate::error::stream_code;
@@ -87,6 +94,8 @@ pub struct Encoder {
     created_at: u64,
     output: Vec<Value>,
     current: Current,
+    /// The IR index of the block open now, if any (what a splice's key must name).
+    open_block: Option<u32>,
     usage: Usage,
     out: Vec<u8>,
 }
@@ -102,6 +111,7 @@ impl Encoder {
             created_at: now(),
             output: Vec::new(),
             current: Current::Idle,
+            open_block: None,
             usage: usage::zero(),
             out: Vec::new(),
         }
@@ -111,7 +121,10 @@ impl Encoder {
         data.insert("type".into(), json!(kind));
         data.insert("sequence_number".into(), json!(self.sequence));
         self.sequence += 1;
-        sse::frame_into(&mut self.out, Some(kind), Value::Object(data).to_string().as_bytes());
+        // Straight into the output: serialising a `Value` into a `Vec` cannot fail (its keys
+        // are strings and the writer never errs), which `Value::to_string` assumed as well.
+        let written = sse::json_event(&mut self.out, Some(kind), &Value::Object(data));
+        debug_assert!(written.is_ok(), "a Responses event did not serialise: {written:?}");
     }
 
     /// A delta event of the item `item_id` at `output_index`: most of a stream's events, so
@@ -430,12 +443,16 @@ impl StreamEncode for Encoder {
                 StreamEvent::BlockStart(b) => {
                     self.start(None);
                     self.block_start(&b.kind);
+                    self.open_block = Some(b.index);
                 }
                 StreamEvent::BlockDelta(d) => {
                     self.start(None);
                     self.delta(&d.delta)?;
                 }
-                StreamEvent::BlockStop(_) => self.close(),
+                StreamEvent::BlockStop(_) => {
+                    self.close();
+                    self.open_block = None;
+                }
                 StreamEvent::Finish(f) => {
                     self.start(None);
                     self.finish_stream(f);
@@ -444,6 +461,42 @@ impl StreamEncode for Encoder {
             }
         }
         Ok(std::mem::take(&mut self.out))
+    }
+
+    /// A counted splice of the delta event of the item open now, when `key` names its block
+    /// and kind (a reasoning item only once its summary part is open).
+    fn splice(&self, key: SpliceKey) -> Option<EncodeSplice> {
+        if self.phase != Phase::Started || self.open_block != Some(key.index) {
+            return None;
+        }
+        let (of, id, index) = match (&self.current, key.kind) {
+            (Current::Text { id, index, .. }, SpliceKind::Text) => (DeltaOf::Text, id, *index),
+            (
+                Current::Reasoning {
+                    id,
+                    index,
+                    summary: true,
+                    ..
+                },
+                SpliceKind::Thinking,
+            ) => (DeltaOf::Summary, id, *index),
+            (Current::Call { id, index, .. }, SpliceKind::ToolArguments) => (DeltaOf::Arguments, id, *index),
+            _ => return None,
+        };
+        let (mut probe, mut number) = (Vec::new(), splice::COUNTER_PROBE);
+        Self::emit_delta(&mut probe, &mut number, of, id, index, splice::PROBE).ok()?;
+        splice::encode_splice_counted(key, &probe, self.sequence)
+    }
+
+    /// The deltas the host spliced: their text joins the open item's, as if written here.
+    fn spliced(&mut self, run: &SplicedRun) {
+        match (&mut self.current, run.key.kind) {
+            (Current::Text { text, .. }, SpliceKind::Text)
+            | (Current::Reasoning { text, .. }, SpliceKind::Thinking)
+            | (Current::Call { arguments: text, .. }, SpliceKind::ToolArguments) => text.push_str(&run.text),
+            _ => {}
+        }
+        self.sequence += u64::from(run.count);
     }
 }
 
