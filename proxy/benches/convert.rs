@@ -123,8 +123,8 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     // A whole stream as the relay converts it: opened, 200 text deltas after the role
-    // chunk, the finish and usage chunks and `[DONE]`, in reads of 8 events, the usage tap
-    // fed what was not spliced, finished and dropped.
+    // chunk, the finish and usage chunks and `[DONE]`, in reads of 8 events, the usage
+    // taken from the decoder after each read, finished and dropped.
     let stream = whole_stream(200);
     let mut group = c.benchmark_group("whole 200-event stream, openai-chat upstream");
     for (name, format) in [("gemini", WireFormat::Gemini), ("claude", WireFormat::Claude)] {
@@ -136,9 +136,11 @@ fn bench(c: &mut Criterion) {
                 let mut out = 0;
                 for block in &stream {
                     out += converter.push_block(block, |raw| tap.offer(raw)).unwrap().len();
+                    tap.converted(converter.usage());
                     tap.flush();
                 }
                 out += converter.finish().unwrap().len();
+                tap.converted(converter.usage());
                 black_box((out, tap.usage()))
             });
         });

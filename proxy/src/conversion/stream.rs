@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use super::{ConversionError, Step, settle, splice};
 use crate::plugin_host::bindings::types::{
-    EncodeSplice, ErrorInfo, SpliceKey, SplicedRun, SseEvent, StreamEvent, Usage, UsageReport,
+    EncodeSplice, ErrorInfo, SpliceKey, SplicedRun, SseEvent, StreamEvent, UsageReport,
 };
 use crate::plugin_host::{Plugin, StreamResource};
 use crate::sse;
@@ -133,18 +133,7 @@ impl StreamConverter {
             spliced: 0,
             splicing,
             decoding: Decoding::Open,
-            usage: UsageReport {
-                usage: Usage {
-                    input: 0,
-                    output: 0,
-                    cache_creation5m: 0,
-                    cache_creation1h: 0,
-                    cache_read: 0,
-                    reasoning: 0,
-                },
-                saw_usage: false,
-                completed: false,
-            },
+            usage: crate::telemetry::usage::empty_report(),
         })
     }
 

@@ -36,6 +36,22 @@ pub struct UsageTap {
     converted: Option<UsageReport>,
 }
 
+/// No tokens, nothing seen: the report of a response not read yet.
+pub fn empty_report() -> UsageReport {
+    UsageReport {
+        usage: WitUsage {
+            input: 0,
+            output: 0,
+            cache_creation5m: 0,
+            cache_creation1h: 0,
+            cache_read: 0,
+            reasoning: 0,
+        },
+        saw_usage: false,
+        completed: false,
+    }
+}
+
 /// Whether `usage` counts any token.
 pub fn any_tokens(usage: &WitUsage) -> bool {
     [
