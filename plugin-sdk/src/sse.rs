@@ -45,8 +45,9 @@ pub fn json_event<T: serde::Serialize + ?Sized>(
     Ok(())
 }
 
-/// The `event:` line, if named, and the first `data: `.
-fn event_head(out: &mut Vec<u8>, name: Option<&str>) {
+/// The `event:` line, if named, and the first `data: `: the start of an event whose data
+/// is one line, written by hand.
+pub fn event_head(out: &mut Vec<u8>, name: Option<&str>) {
     if let Some(name) = name {
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(name.as_bytes());

@@ -12,10 +12,12 @@
 //! encoder (asked for a splice of the same key when its last events were encoded) has
 //! offered one too, an event that fits is converted here by copying its JSON string's body
 //! between the encoder's head and tail, without calling either plugin ([`super::splice`]).
-//! Anything else goes through the plugins, which replaces both splices. When the encoder
-//! declines a splice (the Responses encoder always does), a fitting event is still decoded
-//! here, to the delta the decoder's splice promises, and waits for the read's one encoder
-//! call.
+//! Anything else goes through the plugins, which replaces both splices. An encoder that
+//! numbers its events (Responses) offers a counted splice: the host writes each event's
+//! number too, and tells the encoder's next call what it wrote. When the encoder declines a
+//! splice (the Gemini encoder does for tool arguments, which it keeps until the call
+//! stops), a fitting event is still decoded here, to the delta the decoder's splice
+//! promises, and waits for the read's one encoder call.
 //!
 //! **Usage.** The decoder reads the upstream's usage anyway: its `start` event carries what
 //! is known at the start, its `finish` the complete usage (IR.md), so a converted stream is
@@ -81,8 +83,8 @@ pub struct StreamConverter {
     encode_splice: Option<EncodeSplice>,
     /// What was written through a counted splice since the encoder's last call, for its next.
     run: Option<SplicedRun>,
-    /// The key the encoder was last asked to splice and declined (the Responses encoder
-    /// always does). Events of that key that fit the decoder's splice are decoded by the host
+    /// The key the encoder was last asked to splice and declined (the Gemini encoder does
+    /// for tool arguments). Events of that key that fit the decoder's splice are decoded by the host
     /// (what the decoder's splice promises they decode to) and wait for the block's one
     /// encoder call; the next block's flush asks again.
     declined: Option<SpliceKey>,
@@ -264,12 +266,15 @@ impl StreamConverter {
             Some(counter) => {
                 // The encoder numbers its events and repeats their text later: the host
                 // numbers this one and keeps what its next call must catch up on.
+                let Some(text) = splice::unescape(body) else {
+                    return Ok(Fit::Plugins);
+                };
                 let run = self.run.get_or_insert_with(|| SplicedRun {
                     key,
                     count: 0,
                     text: String::new(),
                 });
-                let (Some(count), Some(text)) = (run.count.checked_add(1), splice::unescape(body)) else {
+                let Some(count) = run.count.checked_add(1) else {
                     return Ok(Fit::Plugins);
                 };
                 run.count = count;

@@ -149,9 +149,8 @@ impl Encoder {
         };
         let start = out.len();
         let written = (|| {
-            out.extend_from_slice(b"event: ");
-            out.extend_from_slice(kind.as_bytes());
-            out.extend_from_slice(b"\ndata: {\"type\":\"");
+            sse::event_head(out, Some(kind));
+            out.extend_from_slice(b"{\"type\":\"");
             out.extend_from_slice(kind.as_bytes());
             out.extend_from_slice(br#"","sequence_number":"#);
             serde_json::to_writer(&mut *out, sequence)?;
