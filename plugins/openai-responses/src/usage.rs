@@ -11,8 +11,7 @@
 use aether_plugin_openai_chat::usage::{CachedDetails, ReasoningDetails, openai_usage};
 use aether_plugin_sdk::types::{SseEvent, Usage, UsageReport};
 use aether_plugin_sdk::{sse, usage};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 /// The terminal events.
 pub const MARKERS: &[&str] = &["response.completed", "response.incomplete", "response.failed"];
@@ -52,17 +51,43 @@ impl ResponsesUsage {
     }
 }
 
+/// A Responses `usage` object as written.
+#[derive(Debug, Serialize)]
+pub struct WireUsage {
+    input_tokens: u64,
+    input_tokens_details: WireInputDetails,
+    output_tokens: u64,
+    output_tokens_details: WireOutputDetails,
+    total_tokens: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct WireInputDetails {
+    cached_tokens: u64,
+    cache_write_tokens: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct WireOutputDetails {
+    reasoning_tokens: u64,
+}
+
 /// The IR buckets as a Responses `usage` object.
-pub fn wire(u: &Usage) -> Value {
+pub fn wire(u: &Usage) -> WireUsage {
     let cache_write = u.cache_creation5m.saturating_add(u.cache_creation1h);
     let input = u.input.saturating_add(u.cache_read).saturating_add(cache_write);
-    json!({
-        "input_tokens": input,
-        "input_tokens_details": {"cached_tokens": u.cache_read, "cache_write_tokens": cache_write},
-        "output_tokens": u.output,
-        "output_tokens_details": {"reasoning_tokens": u.reasoning},
-        "total_tokens": input.saturating_add(u.output),
-    })
+    WireUsage {
+        input_tokens: input,
+        input_tokens_details: WireInputDetails {
+            cached_tokens: u.cache_read,
+            cache_write_tokens: cache_write,
+        },
+        output_tokens: u.output,
+        output_tokens_details: WireOutputDetails {
+            reasoning_tokens: u.reasoning,
+        },
+        total_tokens: input.saturating_add(u.output),
+    }
 }
 
 fn fold(u: &ResponsesUsage, report: &mut UsageReport) {
@@ -100,6 +125,7 @@ pub fn tap(event: &SseEvent, report: &mut UsageReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn wire_totals_and_back() {
@@ -110,7 +136,7 @@ mod tests {
         u.cache_creation1h = 5;
         u.output = 50;
         u.reasoning = 30;
-        let w = wire(&u);
+        let w = serde_json::to_value(wire(&u)).unwrap();
         assert_eq!(w["input_tokens"], 135);
         assert_eq!(w["input_tokens_details"]["cached_tokens"], 100);
         assert_eq!(w["input_tokens_details"]["cache_write_tokens"], 25);
@@ -126,7 +152,7 @@ mod tests {
     fn wire_always_has_both_input_details() {
         // The `openai` SDK's `InputTokensDetails` requires `cached_tokens` and
         // `cache_write_tokens`, so both are written even when zero.
-        let w = wire(&usage::zero());
+        let w = serde_json::to_value(wire(&usage::zero())).unwrap();
         assert_eq!(
             w["input_tokens_details"],
             json!({"cached_tokens": 0, "cache_write_tokens": 0})

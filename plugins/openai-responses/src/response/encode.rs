@@ -15,57 +15,133 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aether_plugin_sdk::types::{ChatResponse, ContentBlock, PluginError, StopReason, Usage};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::ids::{self, ItemPrefix};
-use crate::items::{self, ItemStatus, TextStyle};
+use crate::items::{self, Item, ItemStatus, NONE, TextStyle};
 use crate::stop::Status;
-use crate::usage;
+use crate::usage::{self, WireUsage};
 
 /// Seconds since the epoch, for `created_at`.
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// A response object with the echo fields OpenAI writes.
-pub fn envelope(
-    id: &str,
+/// `error` of a failed response.
+#[derive(Debug, Serialize)]
+pub struct ResponseError<'a> {
+    /// The error code (`server_error`, `rate_limit_exceeded`, …).
+    pub code: &'a str,
+    /// What happened.
+    pub message: &'a str,
+}
+
+/// What a failed response without a more precise error says.
+const UPSTREAM_FAILED: ResponseError<'static> = ResponseError {
+    code: "server_error",
+    message: "the upstream failed",
+};
+
+/// `reasoning` as echoed: nothing was asked.
+#[derive(Debug, Serialize)]
+struct ReasoningEcho {
+    effort: (),
+    summary: (),
+}
+
+/// `text` as echoed: plain text.
+#[derive(Debug, Serialize)]
+struct TextEcho {
+    format: FormatEcho,
+}
+
+#[derive(Debug, Serialize)]
+struct FormatEcho {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// A response object with the echo fields OpenAI writes, in its order; `O` is the list of
+/// output items (typed items for a whole body, items already written for a stream).
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a, O: ?Sized + Serialize> {
+    id: &'a str,
+    object: &'static str,
     created_at: u64,
-    model: &str,
+    status: &'static str,
+    background: bool,
+    error: Option<ResponseError<'a>>,
+    incomplete_details: Value,
+    instructions: (),
+    max_output_tokens: (),
+    model: &'a str,
+    output: &'a O,
+    parallel_tool_calls: bool,
+    previous_response_id: (),
+    reasoning: ReasoningEcho,
+    store: bool,
+    temperature: f64,
+    text: TextEcho,
+    tool_choice: &'static str,
+    tools: [(); 0],
+    top_p: f64,
+    truncation: &'static str,
+    usage: Option<WireUsage>,
+    user: (),
+    metadata: Metadata,
+}
+
+/// `metadata`: `{}`.
+#[derive(Debug, Serialize)]
+struct Metadata {}
+
+/// A response object (`error` defaults to a generic upstream failure when the status is
+/// `failed`).
+pub fn envelope<'a, O: ?Sized + Serialize>(
+    id: &'a str,
+    created_at: u64,
+    model: &'a str,
     status: Status,
-    output: Vec<Value>,
+    output: &'a O,
     usage: Option<&Usage>,
-) -> Value {
+    error: Option<ResponseError<'a>>,
+) -> Envelope<'a, O> {
     let error = match status {
-        Status::Failed => json!({"code": "server_error", "message": "the upstream failed"}),
-        _ => Value::Null,
+        Status::Failed => Some(error.unwrap_or(UPSTREAM_FAILED)),
+        _ => None,
     };
-    json!({
-        "id": id,
-        "object": "response",
-        "created_at": created_at,
-        "status": status.as_str(),
-        "background": false,
-        "error": error,
-        "incomplete_details": status.incomplete_details(),
-        "instructions": null,
-        "max_output_tokens": null,
-        "model": model,
-        "output": output,
-        "parallel_tool_calls": true,
-        "previous_response_id": null,
-        "reasoning": {"effort": null, "summary": null},
-        "store": false,
-        "temperature": 1.0,
-        "text": {"format": {"type": "text"}},
-        "tool_choice": "auto",
-        "tools": [],
-        "top_p": 1.0,
-        "truncation": "disabled",
-        "usage": usage.map(usage::wire),
-        "user": null,
-        "metadata": {},
-    })
+    Envelope {
+        id,
+        object: "response",
+        created_at,
+        status: status.as_str(),
+        background: false,
+        error,
+        incomplete_details: status.incomplete_details(),
+        instructions: (),
+        max_output_tokens: (),
+        model,
+        output,
+        parallel_tool_calls: true,
+        previous_response_id: (),
+        reasoning: ReasoningEcho {
+            effort: (),
+            summary: (),
+        },
+        store: false,
+        temperature: 1.0,
+        text: TextEcho {
+            format: FormatEcho { kind: "text" },
+        },
+        tool_choice: "auto",
+        tools: NONE,
+        top_p: 1.0,
+        truncation: "disabled",
+        usage: usage.map(usage::wire),
+        user: (),
+        metadata: Metadata {},
+    }
 }
 
 /// An IR response as a Responses body.
@@ -74,60 +150,134 @@ pub fn encode(r: &ChatResponse) -> Result<Vec<u8>, PluginError> {
         Some(StopReason::Refusal) => TextStyle::Refusal,
         _ => TextStyle::Output,
     };
-    let output = output_items(&r.content, &r.id, style);
+    let id = ids::response_id(&r.id);
+    let ids = item_ids(&r.content, &id);
+    let output = output_items(&r.content, &ids, style);
     let body = envelope(
-        &ids::response_id(&r.id),
+        &id,
         now(),
         &r.model,
         Status::for_stop(r.stop_reason),
-        output,
+        &output[..],
         Some(&r.usage),
+        None,
     );
-    Ok(body.to_string().into_bytes())
+    serde_json::to_vec(&body).map_err(|e| PluginError::Internal(format!("the response did not serialise: {e}")))
 }
 
-/// The output items of IR content, in order.
-fn output_items(content: &[ContentBlock], response_id: &str, style: TextStyle) -> Vec<Value> {
-    let mut out = Vec::new();
+/// What a block of IR content becomes: which items, in order (a text block joins the
+/// message before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// Nothing (an empty block).
+    Nothing,
+    /// A part of the current message (opened when none is).
+    Part,
+    /// Items of their own: a reasoning item, and/or a function call.
+    Own { reasoning: bool, call: bool },
+}
+
+fn written(block: &ContentBlock) -> Written {
+    match block {
+        ContentBlock::Text(t) if !t.text.is_empty() => Written::Part,
+        ContentBlock::Thinking(t) if !t.text.is_empty() || t.signature.is_some() => Written::Own {
+            reasoning: true,
+            call: false,
+        },
+        ContentBlock::RedactedThinking(_) => Written::Own {
+            reasoning: true,
+            call: false,
+        },
+        ContentBlock::ToolCall(c) => Written::Own {
+            reasoning: c.signature.is_some(),
+            call: true,
+        },
+        _ => Written::Nothing,
+    }
+}
+
+/// The ids of the output items, in order: made first so that the items can borrow them.
+fn item_ids(content: &[ContentBlock], response_id: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut in_message = false;
+    for block in content {
+        match written(block) {
+            Written::Nothing => {}
+            Written::Part => {
+                if !in_message {
+                    ids.push(ids::item_id(ItemPrefix::Message, response_id, ids.len()));
+                    in_message = true;
+                }
+            }
+            Written::Own { reasoning, call } => {
+                in_message = false;
+                if reasoning {
+                    ids.push(ids::item_id(ItemPrefix::Reasoning, response_id, ids.len()));
+                }
+                if call {
+                    ids.push(ids::item_id(ItemPrefix::FunctionCall, response_id, ids.len()));
+                }
+            }
+        }
+    }
+    ids
+}
+
+/// The output items of IR content, in order, with the ids [`item_ids`] made.
+fn output_items<'a>(content: &'a [ContentBlock], ids: &'a [String], style: TextStyle) -> Vec<Item<'a, str>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut ids = ids.iter();
+    let mut next_id = || ids.next().map_or("", String::as_str);
     let mut parts = Vec::new();
-    let flush = |out: &mut Vec<Value>, parts: &mut Vec<Value>| {
+    let mut message_id = "";
+    let flush = |out: &mut Vec<Item<'a, str>>, parts: &mut Vec<items::Part<'a, str>>, id: &'a str| {
         if !parts.is_empty() {
-            let id = ids::item_id(ItemPrefix::Message, response_id, out.len());
-            out.push(items::message(&id, ItemStatus::Completed, std::mem::take(parts)));
+            out.push(Item::Message(items::message(
+                id,
+                ItemStatus::Completed,
+                std::mem::take(parts),
+            )));
         }
     };
     for block in content {
-        match block {
-            ContentBlock::Text(t) if !t.text.is_empty() => parts.push(items::text_part(style, &t.text)),
-            ContentBlock::Thinking(t) if !t.text.is_empty() || t.signature.is_some() => {
-                flush(&mut out, &mut parts);
-                let id = ids::item_id(ItemPrefix::Reasoning, response_id, out.len());
-                out.push(items::reasoning(&id, &t.text, t.signature.as_deref()));
-            }
-            ContentBlock::RedactedThinking(data) => {
-                flush(&mut out, &mut parts);
-                let id = ids::item_id(ItemPrefix::Reasoning, response_id, out.len());
-                out.push(items::reasoning(&id, "", Some(data)));
-            }
-            ContentBlock::ToolCall(c) => {
-                flush(&mut out, &mut parts);
-                if let Some(sig) = &c.signature {
-                    let id = ids::item_id(ItemPrefix::Reasoning, response_id, out.len());
-                    out.push(items::reasoning(&id, "", Some(sig)));
+        match (block, written(block)) {
+            (_, Written::Nothing) => {}
+            (ContentBlock::Text(t), Written::Part) => {
+                if parts.is_empty() {
+                    message_id = next_id();
                 }
-                let id = ids::item_id(ItemPrefix::FunctionCall, response_id, out.len());
-                out.push(items::function_call(
-                    &id,
+                parts.push(items::text_part(style, t.text.as_str()));
+            }
+            (ContentBlock::Thinking(t), _) => {
+                flush(&mut out, &mut parts, message_id);
+                let text = (!t.text.is_empty()).then_some(t.text.as_str());
+                out.push(Item::Reasoning(items::reasoning(
+                    next_id(),
+                    text,
+                    t.signature.as_deref(),
+                )));
+            }
+            (ContentBlock::RedactedThinking(data), _) => {
+                flush(&mut out, &mut parts, message_id);
+                out.push(Item::Reasoning(items::reasoning(next_id(), None, Some(data))));
+            }
+            (ContentBlock::ToolCall(c), _) => {
+                flush(&mut out, &mut parts, message_id);
+                if let Some(sig) = &c.signature {
+                    out.push(Item::Reasoning(items::reasoning(next_id(), None, Some(sig))));
+                }
+                out.push(Item::FunctionCall(items::function_call(
+                    next_id(),
                     &c.id,
                     &c.name,
-                    &c.arguments_json,
+                    c.arguments_json.as_str(),
                     ItemStatus::Completed,
-                ));
+                )));
             }
             _ => {}
         }
     }
-    flush(&mut out, &mut parts);
+    flush(&mut out, &mut parts, message_id);
     out
 }
 
@@ -135,6 +285,7 @@ fn output_items(content: &[ContentBlock], response_id: &str, style: TextStyle) -
 mod tests {
     use super::*;
     use aether_plugin_sdk::types::{TextBlock, ThinkingBlock, ToolCall};
+    use serde_json::json;
 
     fn text(t: &str) -> ContentBlock {
         ContentBlock::Text(TextBlock {

@@ -27,12 +27,13 @@ use aether_plugin_sdk::types::{
     StreamFinish, StreamStart, Usage,
 };
 use aether_plugin_sdk::{StreamEncode, splice, sse, usage};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::error::stream_code;
 use crate::ids::{self, ItemPrefix};
 use crate::items::{self, ItemStatus, TextStyle};
-use crate::response::encode::{envelope, now};
+use crate::response::encode::{Envelope, ResponseError, envelope, now};
 use crate::stop::Status;
 
 /// Which delta event.
@@ -84,15 +85,111 @@ enum Current {
     },
 }
 
+/// `data` of an event: its type and sequence number first, then its own fields.
+#[derive(Serialize)]
+struct Event<'a, B: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    sequence_number: u64,
+    #[serde(flatten)]
+    body: B,
+}
+
+/// `response.output_item.added` and `.done`.
+#[derive(Serialize)]
+struct ItemEvent<'a, I: ?Sized + Serialize> {
+    output_index: usize,
+    item: &'a I,
+}
+
+/// `response.content_part.added` and `.done`.
+#[derive(Serialize)]
+struct PartEvent<'a, T: ?Sized + Serialize> {
+    item_id: &'a str,
+    output_index: usize,
+    content_index: u32,
+    part: items::Part<'a, T>,
+}
+
+/// `response.output_text.done`.
+#[derive(Serialize)]
+struct TextDone<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    content_index: u32,
+    text: &'a RawValue,
+    logprobs: [(); 0],
+}
+
+/// `response.reasoning_summary_part.added` and `.done`.
+#[derive(Serialize)]
+struct SummaryPartEvent<'a, T: ?Sized + Serialize> {
+    item_id: &'a str,
+    output_index: usize,
+    summary_index: u32,
+    part: items::SummaryPart<'a, T>,
+}
+
+/// `response.reasoning_summary_text.done`.
+#[derive(Serialize)]
+struct SummaryTextDone<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    summary_index: u32,
+    text: &'a RawValue,
+}
+
+/// `response.function_call_arguments.done`.
+#[derive(Serialize)]
+struct ArgumentsDone<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    arguments: &'a RawValue,
+}
+
+/// `response.created`, `.in_progress` and the terminal events.
+#[derive(Serialize)]
+struct ResponseEvent<'a> {
+    response: Envelope<'a, [Box<RawValue>]>,
+}
+
+/// `error`.
+#[derive(Serialize)]
+struct ErrorEvent<'a> {
+    code: &'a str,
+    message: &'a str,
+    param: (),
+}
+
+/// Writes one event numbered `sequence` into `out`, and moves the sequence on.
+fn write_event<B: Serialize>(out: &mut Vec<u8>, sequence: &mut u64, kind: &str, body: B) -> Result<(), PluginError> {
+    let event = Event {
+        kind,
+        sequence_number: *sequence,
+        body,
+    };
+    sse::json_event(out, Some(kind), &event)
+        .map_err(|e| PluginError::Internal(format!("a Responses {kind} event did not serialise: {e}")))?;
+    *sequence += 1;
+    Ok(())
+}
+
+/// `value` written as JSON once, to be repeated as it is.
+fn written(value: &(impl Serialize + ?Sized)) -> Result<Box<RawValue>, PluginError> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| PluginError::Internal(format!("a Responses output item did not serialise: {e}")))
+}
+
 /// One client stream's state: the sequence number, the items already emitted (which
-/// `response.completed` carries) and the item being streamed.
+/// `response.completed` carries, written once when each item was done) and the item being
+/// streamed.
 pub struct Encoder {
     model: String,
     phase: Phase,
     sequence: u64,
     id: String,
     created_at: u64,
-    output: Vec<Value>,
+    output: Vec<Box<RawValue>>,
     current: Current,
     /// The IR index of the block open now, if any (what a splice's key must name).
     open_block: Option<u32>,
@@ -117,14 +214,8 @@ impl Encoder {
         }
     }
 
-    fn emit(&mut self, kind: &str, mut data: Map<String, Value>) {
-        data.insert("type".into(), json!(kind));
-        data.insert("sequence_number".into(), json!(self.sequence));
-        self.sequence += 1;
-        // Straight into the output: serialising a `Value` into a `Vec` cannot fail (its keys
-        // are strings and the writer never errs), which `Value::to_string` assumed as well.
-        let written = sse::json_event(&mut self.out, Some(kind), &Value::Object(data));
-        debug_assert!(written.is_ok(), "a Responses event did not serialise: {written:?}");
+    fn emit(&mut self, kind: &str, body: impl Serialize) -> Result<(), PluginError> {
+        write_event(&mut self.out, &mut self.sequence, kind, body)
     }
 
     /// A delta event of the item `item_id` at `output_index`: most of a stream's events, so
@@ -175,36 +266,37 @@ impl Encoder {
         Ok(())
     }
 
-    fn emit_json(&mut self, kind: &str, data: Value) {
-        match data {
-            Value::Object(map) => self.emit(kind, map),
-            _ => self.emit(kind, Map::new()),
-        }
-    }
-
-    fn response(&self, status: Status, usage: Option<&Usage>) -> Value {
-        envelope(
+    /// A response event (`kind`) carrying the items emitted so far.
+    fn emit_response(
+        &mut self,
+        kind: &str,
+        status: Status,
+        usage: Option<&Usage>,
+        error: Option<ResponseError<'_>>,
+    ) -> Result<(), PluginError> {
+        let response = envelope(
             &self.id,
             self.created_at,
             &self.model,
             status,
-            self.output.clone(),
+            &self.output[..],
             usage,
-        )
+            error,
+        );
+        write_event(&mut self.out, &mut self.sequence, kind, ResponseEvent { response })
     }
 
-    fn start(&mut self, start: Option<&StreamStart>) {
+    fn start(&mut self, start: Option<&StreamStart>) -> Result<(), PluginError> {
         if self.phase != Phase::Waiting {
-            return;
+            return Ok(());
         }
         self.phase = Phase::Started;
         if let Some(s) = start {
             self.id = ids::response_id(&s.id);
             self.usage = s.usage;
         }
-        let response = self.response(Status::InProgress, None);
-        self.emit_json("response.created", json!({"response": response}));
-        self.emit_json("response.in_progress", json!({"response": response}));
+        self.emit_response("response.created", Status::InProgress, None, None)?;
+        self.emit_response("response.in_progress", Status::InProgress, None, None)
     }
 
     fn item_id(&self, prefix: ItemPrefix) -> (String, usize) {
@@ -212,56 +304,40 @@ impl Encoder {
         (ids::item_id(prefix, &self.id, index), index)
     }
 
-    fn block_start(&mut self, kind: &BlockKind) {
-        self.close();
+    fn added(&mut self, output_index: usize, item: &impl Serialize) -> Result<(), PluginError> {
+        self.emit("response.output_item.added", ItemEvent { output_index, item })
+    }
+
+    /// A reasoning item opened for a thinking block (`signature` for redacted thinking).
+    fn open_reasoning(&mut self, signature: Option<String>) -> Result<Current, PluginError> {
+        let (id, index) = self.item_id(ItemPrefix::Reasoning);
+        self.added(index, &items::reasoning::<str>(&id, None, None))?;
+        Ok(Current::Reasoning {
+            id,
+            index,
+            text: String::new(),
+            signature,
+            summary: false,
+        })
+    }
+
+    fn block_start(&mut self, kind: &BlockKind) -> Result<(), PluginError> {
+        self.close()?;
         self.current = match kind {
             BlockKind::Text => Current::PendingText,
-            BlockKind::Thinking => {
-                let (id, index) = self.item_id(ItemPrefix::Reasoning);
-                let item = items::reasoning(&id, "", None);
-                self.emit_json(
-                    "response.output_item.added",
-                    json!({"output_index": index, "item": item}),
-                );
-                Current::Reasoning {
-                    id,
-                    index,
-                    text: String::new(),
-                    signature: None,
-                    summary: false,
-                }
-            }
-            BlockKind::RedactedThinking(data) => {
-                let (id, index) = self.item_id(ItemPrefix::Reasoning);
-                let item = items::reasoning(&id, "", None);
-                self.emit_json(
-                    "response.output_item.added",
-                    json!({"output_index": index, "item": item}),
-                );
-                Current::Reasoning {
-                    id,
-                    index,
-                    text: String::new(),
-                    signature: Some(data.clone()),
-                    summary: false,
-                }
-            }
+            BlockKind::Thinking => self.open_reasoning(None)?,
+            BlockKind::RedactedThinking(data) => self.open_reasoning(Some(data.clone()))?,
             BlockKind::ToolCall(c) => {
                 if let Some(sig) = &c.signature {
                     let (id, index) = self.item_id(ItemPrefix::Reasoning);
-                    let item = items::reasoning(&id, "", None);
-                    self.emit_json(
-                        "response.output_item.added",
-                        json!({"output_index": index, "item": item}),
-                    );
-                    self.done_item(index, items::reasoning(&id, "", Some(sig)));
+                    self.added(index, &items::reasoning::<str>(&id, None, None))?;
+                    self.done_item(index, &items::reasoning::<str>(&id, None, Some(sig)))?;
                 }
                 let (id, index) = self.item_id(ItemPrefix::FunctionCall);
-                let item = items::function_call(&id, &c.id, &c.name, "", ItemStatus::InProgress);
-                self.emit_json(
-                    "response.output_item.added",
-                    json!({"output_index": index, "item": item}),
-                );
+                self.added(
+                    index,
+                    &items::function_call(&id, &c.id, &c.name, "", ItemStatus::InProgress),
+                )?;
                 Current::Call {
                     id,
                     index,
@@ -271,6 +347,7 @@ impl Encoder {
                 }
             }
         };
+        Ok(())
     }
 
     fn text_delta(&mut self, delta: &str) -> Result<(), PluginError> {
@@ -279,16 +356,16 @@ impl Encoder {
         }
         if matches!(self.current, Current::PendingText | Current::Idle) {
             let (id, index) = self.item_id(ItemPrefix::Message);
-            let item = items::message(&id, ItemStatus::InProgress, Vec::new());
-            self.emit_json(
-                "response.output_item.added",
-                json!({"output_index": index, "item": item}),
-            );
-            self.emit_json(
+            self.added(index, &items::message::<str>(&id, ItemStatus::InProgress, Vec::new()))?;
+            self.emit(
                 "response.content_part.added",
-                json!({"item_id": id, "output_index": index, "content_index": 0,
-                       "part": items::text_part(TextStyle::Output, "")}),
-            );
+                PartEvent {
+                    item_id: &id,
+                    output_index: index,
+                    content_index: 0,
+                    part: items::text_part(TextStyle::Output, ""),
+                },
+            )?;
             self.current = Current::Text {
                 id,
                 index,
@@ -316,16 +393,23 @@ impl Encoder {
         else {
             return Ok(());
         };
-        let (id, index) = (id.clone(), *index);
         text.push_str(delta);
+        let index = *index;
         if !*summary {
             *summary = true;
-            self.emit_json(
+            write_event(
+                &mut self.out,
+                &mut self.sequence,
                 "response.reasoning_summary_part.added",
-                json!({"item_id": id, "output_index": index, "summary_index": 0, "part": items::summary_part("")}),
-            );
+                SummaryPartEvent {
+                    item_id: id,
+                    output_index: index,
+                    summary_index: 0,
+                    part: items::summary_part(""),
+                },
+            )?;
         }
-        Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Summary, &id, index, delta)
+        Self::emit_delta(&mut self.out, &mut self.sequence, DeltaOf::Summary, id, index, delta)
     }
 
     fn delta(&mut self, delta: &DeltaKind) -> Result<(), PluginError> {
@@ -351,21 +435,35 @@ impl Encoder {
         Ok(())
     }
 
-    /// Closes the item being streamed with its `.done` events.
-    fn close(&mut self) {
+    /// Closes the item being streamed with its `.done` events. Its text is escaped once,
+    /// and each closing event (and the item kept for `response.completed`) repeats it as
+    /// written.
+    fn close(&mut self) -> Result<(), PluginError> {
         match std::mem::replace(&mut self.current, Current::Idle) {
             Current::Idle | Current::PendingText => {}
             Current::Text { id, index, text } => {
-                let part = items::text_part(TextStyle::Output, &text);
-                self.emit_json(
+                let text = written(text.as_str())?;
+                self.emit(
                     "response.output_text.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0, "text": text, "logprobs": []}),
-                );
-                self.emit_json(
+                    TextDone {
+                        item_id: &id,
+                        output_index: index,
+                        content_index: 0,
+                        text: &text,
+                        logprobs: items::NONE,
+                    },
+                )?;
+                self.emit(
                     "response.content_part.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0, "part": part}),
-                );
-                self.done_item(index, items::message(&id, ItemStatus::Completed, vec![part]));
+                    PartEvent {
+                        item_id: &id,
+                        output_index: index,
+                        content_index: 0,
+                        part: items::text_part(TextStyle::Output, &*text),
+                    },
+                )?;
+                let part = items::text_part(TextStyle::Output, &*text);
+                self.done_item(index, &items::message(&id, ItemStatus::Completed, vec![part]))?;
             }
             Current::Reasoning {
                 id,
@@ -374,17 +472,28 @@ impl Encoder {
                 signature,
                 summary,
             } => {
-                if summary {
-                    self.emit_json(
+                let text = (!text.is_empty()).then(|| written(text.as_str())).transpose()?;
+                if let Some(text) = text.as_deref().filter(|_| summary) {
+                    self.emit(
                         "response.reasoning_summary_text.done",
-                        json!({"item_id": id, "output_index": index, "summary_index": 0, "text": text}),
-                    );
-                    self.emit_json(
+                        SummaryTextDone {
+                            item_id: &id,
+                            output_index: index,
+                            summary_index: 0,
+                            text,
+                        },
+                    )?;
+                    self.emit(
                         "response.reasoning_summary_part.done",
-                        json!({"item_id": id, "output_index": index, "summary_index": 0, "part": items::summary_part(&text)}),
-                    );
+                        SummaryPartEvent {
+                            item_id: &id,
+                            output_index: index,
+                            summary_index: 0,
+                            part: items::summary_part(text),
+                        },
+                    )?;
                 }
-                self.done_item(index, items::reasoning(&id, &text, signature.as_deref()));
+                self.done_item(index, &items::reasoning(&id, text.as_deref(), signature.as_deref()))?;
             }
             Current::Call {
                 id,
@@ -393,41 +502,65 @@ impl Encoder {
                 name,
                 arguments,
             } => {
-                self.emit_json(
+                let arguments = written(arguments.as_str())?;
+                self.emit(
                     "response.function_call_arguments.done",
-                    json!({"item_id": id, "output_index": index, "arguments": arguments}),
-                );
-                let item = items::function_call(&id, &call_id, &name, &arguments, ItemStatus::Completed);
-                self.done_item(index, item);
+                    ArgumentsDone {
+                        item_id: &id,
+                        output_index: index,
+                        arguments: &arguments,
+                    },
+                )?;
+                let item = items::function_call(&id, &call_id, &name, &*arguments, ItemStatus::Completed);
+                self.done_item(index, &item)?;
             }
         }
+        Ok(())
     }
 
-    fn done_item(&mut self, index: usize, item: Value) {
-        self.emit_json(
+    /// `response.output_item.done`; the item, written once, is kept for the terminal event.
+    fn done_item(&mut self, output_index: usize, item: &impl Serialize) -> Result<(), PluginError> {
+        let item = written(item)?;
+        self.emit(
             "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        );
+            ItemEvent {
+                output_index,
+                item: &*item,
+            },
+        )?;
         self.output.push(item);
+        Ok(())
     }
 
-    fn finish_stream(&mut self, finish: &StreamFinish) {
-        self.close();
+    fn finish_stream(&mut self, finish: &StreamFinish) -> Result<(), PluginError> {
+        self.close()?;
         usage::raise(&mut self.usage, &finish.usage);
         let status = Status::for_stop(finish.stop_reason);
-        let response = self.response(status, Some(&self.usage));
-        self.emit_json(status.terminal_event(), json!({"response": response}));
+        let usage = self.usage;
+        self.emit_response(status.terminal_event(), status, Some(&usage), None)?;
         self.phase = Phase::Ended;
+        Ok(())
     }
 
-    fn fail(&mut self, info: &ErrorInfo) {
-        self.start(None);
+    fn fail(&mut self, info: &ErrorInfo) -> Result<(), PluginError> {
+        self.start(None)?;
         let code = stream_code(info.class);
-        self.emit_json("error", json!({"code": code, "message": info.message, "param": null}));
-        let mut response = self.response(Status::Failed, Some(&self.usage));
-        response["error"] = json!({"code": code, "message": info.message});
-        self.emit_json("response.failed", json!({"response": response}));
+        self.emit(
+            "error",
+            ErrorEvent {
+                code,
+                message: &info.message,
+                param: (),
+            },
+        )?;
+        let usage = self.usage;
+        let error = ResponseError {
+            code,
+            message: &info.message,
+        };
+        self.emit_response("response.failed", Status::Failed, Some(&usage), Some(error))?;
         self.phase = Phase::Ended;
+        Ok(())
     }
 }
 
@@ -438,25 +571,25 @@ impl StreamEncode for Encoder {
                 break;
             }
             match event {
-                StreamEvent::Start(s) => self.start(Some(s)),
+                StreamEvent::Start(s) => self.start(Some(s))?,
                 StreamEvent::BlockStart(b) => {
-                    self.start(None);
-                    self.block_start(&b.kind);
+                    self.start(None)?;
+                    self.block_start(&b.kind)?;
                     self.open_block = Some(b.index);
                 }
                 StreamEvent::BlockDelta(d) => {
-                    self.start(None);
+                    self.start(None)?;
                     self.delta(&d.delta)?;
                 }
                 StreamEvent::BlockStop(_) => {
-                    self.close();
+                    self.close()?;
                     self.open_block = None;
                 }
                 StreamEvent::Finish(f) => {
-                    self.start(None);
-                    self.finish_stream(f);
+                    self.start(None)?;
+                    self.finish_stream(f)?;
                 }
-                StreamEvent::Error(info) => self.fail(info),
+                StreamEvent::Error(info) => self.fail(info)?,
             }
         }
         Ok(std::mem::take(&mut self.out))
@@ -502,6 +635,7 @@ impl StreamEncode for Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     #[test]
     fn delta_events_are_written_as_openai_writes_them() {
