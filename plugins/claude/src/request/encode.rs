@@ -14,13 +14,15 @@
 //! - A JSON schema response format becomes `output_format` with the structured-outputs beta.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
+use aether_plugin_sdk::json;
 use aether_plugin_sdk::types::{
     ChatRequest, ContentBlock, EncodedRequest, Header, Message, PluginError, Reasoning, ResponseFormat, Role, Tool,
     ToolChoice,
 };
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use memchr::memmem::Finder;
+use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -84,13 +86,6 @@ enum Schema<'a> {
     AsWritten(&'a RawValue),
     /// Rewritten (see [`encode_tools`]).
     Rewritten(Value),
-}
-
-/// Just whether a schema's top level has a `type`; the rest of the text is skipped.
-#[derive(Deserialize)]
-struct TopLevel {
-    #[serde(rename = "type", default)]
-    kind: Option<IgnoredAny>,
 }
 
 #[derive(Serialize)]
@@ -323,21 +318,30 @@ fn encode_tools(tools: &[Tool]) -> Result<Vec<OutTool<'_>>, PluginError> {
 
 /// The schema as it is, when it needs none of [`encode_tools`]' rewriting: an object with a
 /// top-level `type`, and no `"type": "…"` whose name has an upper-case letter. Checked by
-/// scanning the text, without building a tree; a false alarm only costs the rewrite.
+/// scanning the text, without building a tree; a false alarm only costs the rewrite. One
+/// validating pass of serde_json (a Claude Code tool list is tens of kilobytes of schemas);
+/// the top-level `type` is then found by the SDK's structural scan, which is exact on text
+/// serde_json has accepted.
 fn suits_claude(schema: &str) -> Option<&RawValue> {
-    let typed = serde_json::from_str::<TopLevel>(schema).ok()?.kind.is_some();
-    let upper_case_type = schema.match_indices("\"type\"").any(|(at, key)| {
-        let rest = schema[at + key.len()..].trim_start();
-        rest.strip_prefix(':')
-            .map(str::trim_start)
-            .and_then(|v| v.strip_prefix('"'))
-            .and_then(|v| v.split('"').next())
-            .is_some_and(|name| name.bytes().any(|b| b.is_ascii_uppercase()))
-    });
-    if !typed || upper_case_type {
-        return None;
-    }
-    serde_json::from_str(schema).ok()
+    let raw: &RawValue = serde_json::from_str(schema).ok()?;
+    let typed = json::top_level_value_span(schema.as_bytes(), "type")
+        .is_some_and(|span| schema.as_bytes().get(span) != Some(b"null".as_slice()));
+    let upper_case_type = has_upper_case_type(schema.as_bytes());
+    (typed && !upper_case_type).then_some(raw)
+}
+
+/// Whether any `"type": "…"` in a schema names its type with an upper-case letter (a
+/// `"type"` key found by a SIMD search, its string value read by hand).
+fn has_upper_case_type(schema: &[u8]) -> bool {
+    static TYPE_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(br#""type""#));
+    TYPE_KEY.find_iter(schema).any(|at| {
+        let value = schema[at + br#""type""#.len()..]
+            .trim_ascii_start()
+            .strip_prefix(b":")
+            .map(<[u8]>::trim_ascii_start)
+            .and_then(|v| v.strip_prefix(b"\""));
+        value.is_some_and(|name| name.iter().take_while(|&&b| b != b'"').any(u8::is_ascii_uppercase))
+    })
 }
 
 /// Lower-cases OpenAPI-style type names (`"OBJECT"`, `"STRING"`, as Gemini writes them)
@@ -441,6 +445,31 @@ mod tests {
         let e = encode(req).unwrap();
         assert_eq!(e.path, PATH);
         serde_json::from_slice(&e.body).unwrap()
+    }
+
+    #[test]
+    fn only_a_typed_lower_case_object_schema_is_copied_as_written() {
+        let as_written = [
+            r#"{"type":"object","properties":{"path":{"type":"string"}}}"#,
+            r#"{"properties":{"type":{"type":"string"}},"type":"object"}"#,
+            r#" { "type" : "object" } "#,
+        ];
+        for schema in as_written {
+            assert_eq!(suits_claude(schema).map(RawValue::get), Some(schema.trim()), "{schema}");
+        }
+        let rewritten = [
+            // No top-level type: a nested `type` key does not count.
+            r#"{"properties":{"type":{"type":"string"}}}"#,
+            r#"{"type":null}"#,
+            r#"{"type":"OBJECT"}"#,
+            r#"{"type":"object","properties":{"a":{"type":"STRING"}}}"#,
+            "true",
+            "{",
+            "",
+        ];
+        for schema in rewritten {
+            assert!(suits_claude(schema).is_none(), "{schema}");
+        }
     }
 
     #[test]
