@@ -4,10 +4,12 @@
 //! signature), `function_call`. Shared by the whole-response encoder and the stream encoder
 //! (whose `response.completed` carries the same items).
 //!
-//! Items are typed and borrow their text, so that writing one is one pass of serde_json
+//! Items are typed and borrow their text (their ids too, where the encoder keeps them), so that writing one is one pass of serde_json
 //! over the text, with no JSON tree built and dropped on the way. The text type `T` is
 //! `str`, or a `RawValue` when the stream encoder has escaped a long text once to repeat it
 //! in several closing events.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
@@ -84,7 +86,7 @@ pub fn summary_part<T: ?Sized + Serialize>(text: &T) -> SummaryPart<'_, T> {
 /// An assistant `message` item.
 #[derive(Debug, Serialize)]
 pub struct Message<'a, T: ?Sized + Serialize> {
-    id: &'a str,
+    id: Cow<'a, str>,
     #[serde(rename = "type")]
     kind: &'static str,
     status: ItemStatus,
@@ -94,12 +96,12 @@ pub struct Message<'a, T: ?Sized + Serialize> {
 
 /// An assistant `message` item with `content`.
 pub fn message<'a, T: ?Sized + Serialize>(
-    id: &'a str,
+    id: impl Into<Cow<'a, str>>,
     status: ItemStatus,
     content: Vec<Part<'a, T>>,
 ) -> Message<'a, T> {
     Message {
-        id,
+        id: id.into(),
         kind: "message",
         status,
         content,
@@ -110,7 +112,7 @@ pub fn message<'a, T: ?Sized + Serialize>(
 /// A `reasoning` item.
 #[derive(Debug, Serialize)]
 pub struct Reasoning<'a, T: ?Sized + Serialize> {
-    id: &'a str,
+    id: Cow<'a, str>,
     #[serde(rename = "type")]
     kind: &'static str,
     #[serde(serialize_with = "list")]
@@ -122,12 +124,12 @@ pub struct Reasoning<'a, T: ?Sized + Serialize> {
 /// A `reasoning` item: the summary (`[]` when there is no text), and the signature as
 /// `encrypted_content` when there is one.
 pub fn reasoning<'a, T: ?Sized + Serialize>(
-    id: &'a str,
+    id: impl Into<Cow<'a, str>>,
     text: Option<&'a T>,
     signature: Option<&'a str>,
 ) -> Reasoning<'a, T> {
     Reasoning {
-        id,
+        id: id.into(),
         kind: "reasoning",
         summary: text.map(summary_part),
         encrypted_content: signature,
@@ -142,7 +144,7 @@ fn list<E: Serialize, S: serde::Serializer>(one: &Option<E>, s: S) -> Result<S::
 /// A `function_call` item.
 #[derive(Debug, Serialize)]
 pub struct FunctionCall<'a, T: ?Sized + Serialize> {
-    id: &'a str,
+    id: Cow<'a, str>,
     #[serde(rename = "type")]
     kind: &'static str,
     status: ItemStatus,
@@ -153,14 +155,14 @@ pub struct FunctionCall<'a, T: ?Sized + Serialize> {
 
 /// A `function_call` item.
 pub fn function_call<'a, T: ?Sized + Serialize>(
-    id: &'a str,
+    id: impl Into<Cow<'a, str>>,
     call_id: &'a str,
     name: &'a str,
     arguments: &'a T,
     status: ItemStatus,
 ) -> FunctionCall<'a, T> {
     FunctionCall {
-        id,
+        id: id.into(),
         kind: "function_call",
         status,
         arguments,

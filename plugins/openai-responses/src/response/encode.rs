@@ -151,8 +151,7 @@ pub fn encode(r: &ChatResponse) -> Result<Vec<u8>, PluginError> {
         _ => TextStyle::Output,
     };
     let id = ids::response_id(&r.id);
-    let ids = item_ids(&r.content, &id);
-    let output = output_items(&r.content, &ids, style);
+    let output = output_items(&r.content, &id, style);
     let body = envelope(
         &id,
         now(),
@@ -165,73 +164,13 @@ pub fn encode(r: &ChatResponse) -> Result<Vec<u8>, PluginError> {
     serde_json::to_vec(&body).map_err(|e| PluginError::Internal(format!("the response did not serialise: {e}")))
 }
 
-/// What a block of IR content becomes: which items, in order (a text block joins the
-/// message before it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Written {
-    /// Nothing (an empty block).
-    Nothing,
-    /// A part of the current message (opened when none is).
-    Part,
-    /// Items of their own: a reasoning item, and/or a function call.
-    Own { reasoning: bool, call: bool },
-}
-
-fn written(block: &ContentBlock) -> Written {
-    match block {
-        ContentBlock::Text(t) if !t.text.is_empty() => Written::Part,
-        ContentBlock::Thinking(t) if !t.text.is_empty() || t.signature.is_some() => Written::Own {
-            reasoning: true,
-            call: false,
-        },
-        ContentBlock::RedactedThinking(_) => Written::Own {
-            reasoning: true,
-            call: false,
-        },
-        ContentBlock::ToolCall(c) => Written::Own {
-            reasoning: c.signature.is_some(),
-            call: true,
-        },
-        _ => Written::Nothing,
-    }
-}
-
-/// The ids of the output items, in order: made first so that the items can borrow them.
-fn item_ids(content: &[ContentBlock], response_id: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut in_message = false;
-    for block in content {
-        match written(block) {
-            Written::Nothing => {}
-            Written::Part => {
-                if !in_message {
-                    ids.push(ids::item_id(ItemPrefix::Message, response_id, ids.len()));
-                    in_message = true;
-                }
-            }
-            Written::Own { reasoning, call } => {
-                in_message = false;
-                if reasoning {
-                    ids.push(ids::item_id(ItemPrefix::Reasoning, response_id, ids.len()));
-                }
-                if call {
-                    ids.push(ids::item_id(ItemPrefix::FunctionCall, response_id, ids.len()));
-                }
-            }
-        }
-    }
-    ids
-}
-
-/// The output items of IR content, in order, with the ids [`item_ids`] made.
-fn output_items<'a>(content: &'a [ContentBlock], ids: &'a [String], style: TextStyle) -> Vec<Item<'a, str>> {
-    let mut out = Vec::with_capacity(ids.len());
-    let mut ids = ids.iter();
-    let mut next_id = || ids.next().map_or("", String::as_str);
+/// The output items of IR content, in order.
+fn output_items<'a>(content: &'a [ContentBlock], response_id: &str, style: TextStyle) -> Vec<Item<'a, str>> {
+    let mut out = Vec::new();
     let mut parts = Vec::new();
-    let mut message_id = "";
-    let flush = |out: &mut Vec<Item<'a, str>>, parts: &mut Vec<items::Part<'a, str>>, id: &'a str| {
+    let flush = |out: &mut Vec<Item<'a, str>>, parts: &mut Vec<items::Part<'a, str>>| {
         if !parts.is_empty() {
+            let id = ids::item_id(ItemPrefix::Message, response_id, out.len());
             out.push(Item::Message(items::message(
                 id,
                 ItemStatus::Completed,
@@ -240,34 +179,28 @@ fn output_items<'a>(content: &'a [ContentBlock], ids: &'a [String], style: TextS
         }
     };
     for block in content {
-        match (block, written(block)) {
-            (_, Written::Nothing) => {}
-            (ContentBlock::Text(t), Written::Part) => {
-                if parts.is_empty() {
-                    message_id = next_id();
-                }
-                parts.push(items::text_part(style, t.text.as_str()));
-            }
-            (ContentBlock::Thinking(t), _) => {
-                flush(&mut out, &mut parts, message_id);
+        match block {
+            ContentBlock::Text(t) if !t.text.is_empty() => parts.push(items::text_part(style, t.text.as_str())),
+            ContentBlock::Thinking(t) if !t.text.is_empty() || t.signature.is_some() => {
+                flush(&mut out, &mut parts);
+                let id = ids::item_id(ItemPrefix::Reasoning, response_id, out.len());
                 let text = (!t.text.is_empty()).then_some(t.text.as_str());
-                out.push(Item::Reasoning(items::reasoning(
-                    next_id(),
-                    text,
-                    t.signature.as_deref(),
-                )));
+                out.push(Item::Reasoning(items::reasoning(id, text, t.signature.as_deref())));
             }
-            (ContentBlock::RedactedThinking(data), _) => {
-                flush(&mut out, &mut parts, message_id);
-                out.push(Item::Reasoning(items::reasoning(next_id(), None, Some(data))));
+            ContentBlock::RedactedThinking(data) => {
+                flush(&mut out, &mut parts);
+                let id = ids::item_id(ItemPrefix::Reasoning, response_id, out.len());
+                out.push(Item::Reasoning(items::reasoning(id, None, Some(data))));
             }
-            (ContentBlock::ToolCall(c), _) => {
-                flush(&mut out, &mut parts, message_id);
+            ContentBlock::ToolCall(c) => {
+                flush(&mut out, &mut parts);
                 if let Some(sig) = &c.signature {
-                    out.push(Item::Reasoning(items::reasoning(next_id(), None, Some(sig))));
+                    let id = ids::item_id(ItemPrefix::Reasoning, response_id, out.len());
+                    out.push(Item::Reasoning(items::reasoning(id, None, Some(sig))));
                 }
+                let id = ids::item_id(ItemPrefix::FunctionCall, response_id, out.len());
                 out.push(Item::FunctionCall(items::function_call(
-                    next_id(),
+                    id,
                     &c.id,
                     &c.name,
                     c.arguments_json.as_str(),
@@ -277,7 +210,7 @@ fn output_items<'a>(content: &'a [ContentBlock], ids: &'a [String], style: TextS
             _ => {}
         }
     }
-    flush(&mut out, &mut parts, message_id);
+    flush(&mut out, &mut parts);
     out
 }
 
