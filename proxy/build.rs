@@ -6,6 +6,12 @@
 //! Each plugin is built by its own `cargo build` so that a plugin reusing another's code
 //! (the Responses plugin uses the Chat plugin's error shape) does not get that plugin's
 //! exports too: cargo unifies features across the packages of one invocation.
+//!
+//! rustup installs the targets a `rust-toolchain.toml` names only when it installs the
+//! toolchain itself; on a machine where the pinned toolchain is already there, the
+//! `wasm32-wasip2` standard library may be missing. So the script looks for it in the
+//! sysroot of the compiler cargo is using and, when it is missing, adds it through rustup
+//! and says so (a cargo warning). Without rustup it stops with the one thing to install.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,6 +34,7 @@ fn main() {
     for watched in ["plugin-sdk", "plugins", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
+    ensure_wasm_target(workspace);
     // A stable directory beside the outer build's own (OUT_DIR is <target>/<profile>/build/<pkg>/out),
     // shared by debug, release and clippy builds, so the guests are compiled once.
     let target_dir = out_dir
@@ -43,11 +50,61 @@ fn main() {
     }
 }
 
+/// The guests' target.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the compiler cargo runs has the `wasm32-wasip2` standard library, adding it
+/// through rustup when it is missing.
+fn ensure_wasm_target(workspace: &Path) {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let libdir = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    if libdir.as_deref().is_some_and(has_std) {
+        return;
+    }
+    let mut rustup = Command::new("rustup");
+    rustup.current_dir(workspace).args(["target", "add", WASM_TARGET]);
+    // The toolchain this build runs on (rustup's proxy sets it); without it, rustup picks
+    // the one rust-toolchain.toml pins, which is the same.
+    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
+        rustup.arg("--toolchain").arg(toolchain);
+    }
+    match rustup.status() {
+        Ok(status) if status.success() => println!(
+            "cargo:warning=installed the {WASM_TARGET} target with `rustup target add {WASM_TARGET}`: \
+             the built-in format plugins are WebAssembly components built for it"
+        ),
+        Ok(status) => panic!(
+            "the {WASM_TARGET} target is not installed and `rustup target add {WASM_TARGET}` failed ({status}); \
+             the built-in format plugins are built for it: run that command and build again"
+        ),
+        Err(e) => panic!(
+            "the {WASM_TARGET} target is not installed for {} and rustup could not be run ({e}); \
+             install the {WASM_TARGET} standard library for this compiler (with rustup: \
+             `rustup target add {WASM_TARGET}`) and build again",
+            rustc.to_string_lossy()
+        ),
+    }
+}
+
+/// Whether a target library directory holds a standard library.
+fn has_std(libdir: &Path) -> bool {
+    fs::read_dir(libdir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+    })
+}
+
 fn build(workspace: &Path, target_dir: &Path, package: &str) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--package", package])
+        .args(["build", "--release", "--target", WASM_TARGET, "--package", package])
         .arg("--target-dir")
         .arg(target_dir)
         // Fast guests: whole-program optimisation, no debug info (function names are kept
@@ -83,7 +140,7 @@ fn build(workspace: &Path, target_dir: &Path, package: &str) {
     let status = cmd.status().expect("cargo can be run from a build script");
     assert!(
         status.success(),
-        "building the {package} plugin for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+        "building the {package} plugin for {WASM_TARGET} failed (cargo's output above says why)"
     );
 }
 
