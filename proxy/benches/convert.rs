@@ -12,7 +12,7 @@ use std::hint::black_box;
 use aether::conversion::response;
 use aether::conversion::stream::{Splicing, StreamConverter};
 use aether::format::WireFormat;
-use aether::plugin_host::{PluginSettings, Plugins};
+use aether::plugin_registry::{PluginSettings, Plugins};
 use aether_plugin_claude::Claude;
 use aether_plugin_gemini::Gemini;
 use aether_plugin_openai_chat::OpenaiChat;

@@ -9,7 +9,7 @@
 
 use aether::format::WireFormat;
 use aether::plugin_host::bindings::types::SseEvent;
-use aether::plugin_host::{PluginSettings, Plugins};
+use aether::plugin_registry::{PluginSettings, Plugins};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

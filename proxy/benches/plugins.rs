@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use aether::format::WireFormat;
 use aether::plugin_host::bindings::types as host;
-use aether::plugin_host::{PluginSettings, Plugins};
+use aether::plugin_registry::{PluginSettings, Plugins};
 use aether::telemetry::usage::UsageTap;
 use aether_plugin_claude::Claude;
 use aether_plugin_sdk::FormatPlugin;

@@ -7,20 +7,12 @@
 
 use std::time::Instant;
 
+use crate::context::{Lifecycle, RequestCtx};
+use crate::failover::{AttemptOutcome, AttemptRecord};
 use crate::relay::{BodySample, RelayEnd};
-use crate::service::RequestCtx;
 use crate::telemetry::record::{AttemptTrace, Bodies, ResponseEnd, Status, UsageRecord};
 use crate::telemetry::{Telemetry, TelemetryEvent};
-
-/// Whether the hook has seen this request's `Accepted` event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lifecycle {
-    /// Nothing submitted yet.
-    #[default]
-    Unrecorded,
-    /// `Accepted` submitted; `Finished` is still owed.
-    Accepted,
-}
+use crate::upstream::FailureKind;
 
 /// Submits the pending record.
 pub fn accepted(telemetry: &Telemetry, ctx: &mut RequestCtx) {
@@ -43,7 +35,7 @@ pub fn finished(telemetry: &Telemetry, ctx: &mut RequestCtx) {
     accepted(telemetry, ctx);
     let mut record = base_record(ctx);
     record.http_status = ctx.status;
-    record.attempts = ctx.attempts.iter().map(AttemptTrace::from).collect();
+    record.attempts = ctx.attempts.iter().map(trace).collect();
     if let Some(last) = ctx.attempts.last() {
         record.provider = Some(last.provider.clone());
         record.provider_key = Some(last.key.clone());
@@ -107,6 +99,49 @@ fn base_record(ctx: &RequestCtx) -> UsageRecord {
     record
 }
 
+/// One attempt as the record keeps it: the outcome as a short stable name and the status
+/// the upstream answered with, if any.
+fn trace(a: &AttemptRecord) -> AttemptTrace {
+    let (outcome, status) = match &a.outcome {
+        AttemptOutcome::Relayed(s) => ("relayed", Some(*s)),
+        AttemptOutcome::Failed(kind) => match kind {
+            FailureKind::Resolve => ("resolve", None),
+            FailureKind::Connect => ("connect", None),
+            FailureKind::ConnectTimeout => ("connect_timeout", None),
+            FailureKind::FirstByteTimeout => ("first_byte_timeout", None),
+            FailureKind::Status(s) => ("status", Some(*s)),
+            FailureKind::StreamError => ("stream_error", Some(200)),
+            FailureKind::Conversion => ("conversion", None),
+        },
+    };
+    AttemptTrace {
+        provider: a.provider.clone(),
+        key: a.key.clone(),
+        upstream_model: a.upstream_model.clone(),
+        outcome: outcome.to_owned(),
+        status,
+        latency_ms: u64::try_from(a.latency.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
 fn millis(at: Instant, since: Instant) -> u64 {
     u64::try_from(at.saturating_duration_since(since).as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_convert() {
+        let a = AttemptRecord {
+            provider: "p".into(),
+            key: "k".into(),
+            upstream_model: "m".into(),
+            outcome: AttemptOutcome::Failed(FailureKind::Status(429)),
+            latency: std::time::Duration::from_millis(12),
+        };
+        let t = trace(&a);
+        assert_eq!((t.outcome.as_str(), t.status, t.latency_ms), ("status", Some(429), 12));
+    }
 }

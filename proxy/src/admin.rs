@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::config::compile::RuntimeConfig;
 use crate::config::reload::ConfigStore;
-use crate::plugin_host::Plugins;
+use crate::plugin_registry::Plugins;
 use crate::telemetry::{SummaryQuery, Telemetry, clock};
 
 /// The admin application.
@@ -113,7 +113,7 @@ pub fn providers_view(config: &RuntimeConfig) -> serde_json::Value {
 }
 
 /// Plugin calls and failures per active plugin, in Prometheus text format.
-fn plugin_metrics(status: &crate::plugin_host::PluginsStatus) -> String {
+fn plugin_metrics(status: &crate::plugin_registry::PluginsStatus) -> String {
     let mut out = String::from(
         "# HELP aether_plugin_calls_total Calls into the active format plugins.\n# TYPE aether_plugin_calls_total counter\n",
     );

@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::clock;
-use super::migrate;
-use super::query::{self, SummaryQuery};
-use super::store;
 use crate::config;
+use crate::telemetry::clock;
+use crate::telemetry::migrate;
+use crate::telemetry::query::{self, SummaryQuery};
+use crate::telemetry::store;
 
 /// How `aether usage` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,7 +24,7 @@ pub async fn read_body(session: &mut ServerSession, limit: usize) -> Result<Byte
         session
             .write_continue_response()
             .await
-            .map_err(|e| GatewayError::BodyRead(e.etype().as_str().to_owned()))?;
+            .map_err(GatewayError::BodyRead)?;
     }
     // Most bodies arrive in one read: keep that chunk as is, copy only when there are more.
     let mut first: Option<Bytes> = None;
@@ -48,7 +48,7 @@ pub async fn read_body(session: &mut ServerSession, limit: usize) -> Result<Byte
                 }
             }
             Ok(None) => return Ok(first.unwrap_or_else(|| body.freeze())),
-            Err(e) => return Err(GatewayError::BodyRead(e.etype().as_str().to_owned())),
+            Err(e) => return Err(GatewayError::BodyRead(e)),
         }
     }
 }

@@ -1,13 +1,17 @@
 //! The request-path error: one enum for everything that ends a request before a response
-//! from an upstream is relayed. Each variant knows its HTTP status, its client-safe message,
-//! whose fault it was, and is rendered in the client's own wire format in one place
+//! from an upstream is relayed. Each variant's class and stable kind are decided in one
+//! match ([`GatewayError::class_and_kind`]); its HTTP status and whose fault it was follow
+//! from the class. Its `Display` is the client-safe message, its `source` the cause that
+//! was kept for logs, and it is rendered in the client's own wire format in one place
 //! ([`GatewayError::body`]).
 
 use thiserror::Error;
 
 use crate::capability::Capabilities;
+use crate::conversion::ConversionError;
 use crate::format::{ErrorClass, WireFormat};
-use crate::plugin_host::PluginError;
+use crate::plugin_host::CallError;
+use crate::upstream::{BodyError, Failure};
 
 /// Whose fault an error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,8 +24,20 @@ pub enum Fault {
     Gateway,
 }
 
+/// Why an upstream's response could not be relayed. The message names only the kind of
+/// failure; the transport error it came from is the source.
+#[derive(Debug, Error)]
+pub enum BrokenResponse {
+    /// Pingora failed building or reading the response.
+    #[error("{}", .0.etype().as_str())]
+    Transport(#[source] Box<pingora::Error>),
+    /// The body stopped early or was too large.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+}
+
 /// Everything that can end a request with an Aether-made error response.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error)]
 pub enum GatewayError {
     /// No route for this path.
     #[error("no route for {method} {path}")]
@@ -60,29 +76,25 @@ pub enum GatewayError {
         /// The limit.
         limit: usize,
     },
-    /// The body is not valid JSON.
-    #[error("request body is not valid JSON: {0}")]
-    MalformedJson(String),
-    /// The body is JSON, but not a request.
+    /// The body is not a request the client format's plugin accepts (its message).
     #[error("{0}")]
     InvalidRequest(String),
+    /// The client format's plugin found the request invalid or inexpressible in the IR
+    /// while converting it for another format.
+    #[error("{0}")]
+    NotConvertible(#[source] ConversionError),
     /// The client went away or sent a broken body.
-    #[error("could not read the request body: {0}")]
-    BodyRead(String),
+    #[error("could not read the request body: {}", .0.etype().as_str())]
+    BodyRead(#[source] Box<pingora::Error>),
     /// Every candidate's circuit is open.
     #[error("no upstream is available for model {model:?}: every provider key is temporarily disabled after errors")]
     NoHealthyUpstream {
         /// The model.
         model: String,
     },
-    /// Every candidate was tried and failed.
-    #[error("all {tried} upstream candidates failed; last error: {last}")]
-    AllFailed {
-        /// How many candidates were tried.
-        tried: usize,
-        /// The last failure, client-safe.
-        last: String,
-    },
+    /// Every candidate was tried and failed; each one's failure, in the order tried.
+    #[error("all {} upstream candidates failed: {}", .0.len(), list(.0))]
+    AllFailed(Vec<Failure>),
     /// Every candidate tried answered 429: the client sees a rate limit, in its own
     /// format's shape, and may retry later.
     #[error("rate limited: all {tried} upstream candidates answered HTTP 429")]
@@ -105,74 +117,76 @@ pub enum GatewayError {
     UnknownCapability(String),
     /// The format plugin failed (trap, deadline, memory cap, unusable output).
     #[error("{0}")]
-    Plugin(#[from] PluginError),
+    Plugin(#[from] CallError),
     /// A conversion between the client's format and the upstream's failed on the gateway's
     /// side (a plugin refused or failed to encode or decode).
     #[error("format conversion failed: {0}")]
-    Conversion(String),
+    Conversion(#[source] ConversionError),
     /// An upstream response could not be relayed.
     #[error("upstream response could not be read: {0}")]
-    UpstreamBroken(String),
+    UpstreamBroken(#[source] BrokenResponse),
 }
 
-impl From<crate::conversion::ConversionError> for GatewayError {
+/// The failures of an all-failed error, client-safe, in the order tried.
+fn list(failures: &[Failure]) -> String {
+    let details: Vec<&str> = failures.iter().map(|f| f.detail.as_str()).collect();
+    details.join("; ")
+}
+
+impl From<ConversionError> for GatewayError {
     /// A request the client format's plugin refused is the client's fault (400); any other
     /// conversion failure is the gateway's.
-    fn from(e: crate::conversion::ConversionError) -> Self {
+    fn from(e: ConversionError) -> Self {
         if e.is_client_fault() {
-            GatewayError::InvalidRequest(e.to_string())
+            GatewayError::NotConvertible(e)
         } else {
-            GatewayError::Conversion(e.to_string())
+            GatewayError::Conversion(e)
         }
+    }
+}
+
+impl From<BodyError> for GatewayError {
+    fn from(e: BodyError) -> Self {
+        GatewayError::UpstreamBroken(BrokenResponse::Body(e))
     }
 }
 
 impl GatewayError {
+    /// The one place each error's class (which decides its status, whose fault it was and
+    /// each format's error type) and its short stable kind (for usage records and
+    /// metrics) are decided.
+    pub fn class_and_kind(&self) -> (ErrorClass, &'static str) {
+        use ErrorClass as C;
+        match self {
+            GatewayError::NotFound { .. } => (C::NotFound, "not_found"),
+            GatewayError::UnknownModel(_) => (C::NotFound, "unknown_model"),
+            GatewayError::MethodNotAllowed { .. } => (C::MethodNotAllowed, "method_not_allowed"),
+            GatewayError::MissingKey => (C::Authentication, "missing_key"),
+            GatewayError::InvalidKey => (C::Authentication, "invalid_key"),
+            GatewayError::ModelNotAllowed(_) => (C::Permission, "model_not_allowed"),
+            GatewayError::BodyTooLarge { .. } => (C::TooLarge, "body_too_large"),
+            GatewayError::MissingModel => (C::InvalidRequest, "missing_model"),
+            GatewayError::InvalidRequest(_) | GatewayError::NotConvertible(_) => (C::InvalidRequest, "invalid_request"),
+            GatewayError::BodyRead(_) => (C::InvalidRequest, "body_read"),
+            GatewayError::MissingCapability { .. } => (C::InvalidRequest, "missing_capability"),
+            GatewayError::UnknownCapability(_) => (C::InvalidRequest, "unknown_capability"),
+            GatewayError::RateLimited { .. } => (C::RateLimited, "rate_limited"),
+            GatewayError::NoHealthyUpstream { .. } => (C::Unavailable, "no_healthy_upstream"),
+            GatewayError::AllFailed(_) => (C::Unavailable, "all_failed"),
+            GatewayError::UpstreamBroken(_) => (C::Internal, "upstream_broken"),
+            GatewayError::Conversion(_) => (C::Internal, "conversion"),
+            GatewayError::Plugin(e) => (C::Internal, e.kind()),
+        }
+    }
+
     /// The error class, which decides status and each format's error type.
     pub fn class(&self) -> ErrorClass {
-        match self {
-            GatewayError::NotFound { .. } | GatewayError::UnknownModel(_) => ErrorClass::NotFound,
-            GatewayError::MethodNotAllowed { .. } => ErrorClass::MethodNotAllowed,
-            GatewayError::MissingKey | GatewayError::InvalidKey => ErrorClass::Authentication,
-            GatewayError::ModelNotAllowed(_) => ErrorClass::Permission,
-            GatewayError::BodyTooLarge { .. } => ErrorClass::TooLarge,
-            GatewayError::MissingModel
-            | GatewayError::MalformedJson(_)
-            | GatewayError::InvalidRequest(_)
-            | GatewayError::BodyRead(_)
-            | GatewayError::MissingCapability { .. }
-            | GatewayError::UnknownCapability(_) => ErrorClass::InvalidRequest,
-            GatewayError::RateLimited { .. } => ErrorClass::RateLimited,
-            GatewayError::NoHealthyUpstream { .. } | GatewayError::AllFailed { .. } => ErrorClass::Unavailable,
-            GatewayError::UpstreamBroken(_) | GatewayError::Plugin(_) | GatewayError::Conversion(_) => {
-                ErrorClass::Internal
-            }
-        }
+        self.class_and_kind().0
     }
 
     /// A short stable name for usage records and metrics.
     pub fn kind(&self) -> &'static str {
-        match self {
-            GatewayError::NotFound { .. } => "not_found",
-            GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
-            GatewayError::MissingKey => "missing_key",
-            GatewayError::InvalidKey => "invalid_key",
-            GatewayError::ModelNotAllowed(_) => "model_not_allowed",
-            GatewayError::UnknownModel(_) => "unknown_model",
-            GatewayError::MissingModel => "missing_model",
-            GatewayError::BodyTooLarge { .. } => "body_too_large",
-            GatewayError::MalformedJson(_) => "malformed_json",
-            GatewayError::InvalidRequest(_) => "invalid_request",
-            GatewayError::BodyRead(_) => "body_read",
-            GatewayError::NoHealthyUpstream { .. } => "no_healthy_upstream",
-            GatewayError::AllFailed { .. } => "all_failed",
-            GatewayError::RateLimited { .. } => "rate_limited",
-            GatewayError::UpstreamBroken(_) => "upstream_broken",
-            GatewayError::Conversion(_) => "conversion",
-            GatewayError::MissingCapability { .. } => "missing_capability",
-            GatewayError::UnknownCapability(_) => "unknown_capability",
-            GatewayError::Plugin(e) => e.kind(),
-        }
+        self.class_and_kind().1
     }
 
     /// The HTTP status.
@@ -215,10 +229,15 @@ mod tests {
     fn statuses_and_faults() {
         assert_eq!(GatewayError::MissingKey.status(), 401);
         assert_eq!(GatewayError::BodyTooLarge { limit: 1 }.status(), 413);
-        let all = GatewayError::AllFailed {
-            tried: 3,
-            last: "HTTP 500".into(),
+        let failure = |detail: &str| Failure {
+            kind: crate::upstream::FailureKind::Status(500),
+            detail: detail.into(),
         };
+        let all = GatewayError::AllFailed(vec![
+            failure("a: HTTP 500"),
+            failure("b: HTTP 502"),
+            failure("c: HTTP 500"),
+        ]);
         assert_eq!((all.status(), all.fault()), (503, Fault::Upstream));
         let body: serde_json::Value = serde_json::from_slice(&all.body(WireFormat::Claude)).unwrap();
         assert_eq!(body["error"]["type"], "overloaded_error");
@@ -227,6 +246,11 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .contains("all 3 upstream candidates failed")
+        );
+        // Every attempt's failure is kept, not only the last.
+        assert!(
+            all.to_string().ends_with("a: HTTP 500; b: HTTP 502; c: HTTP 500"),
+            "{all}"
         );
         assert_eq!(
             GatewayError::MethodNotAllowed {

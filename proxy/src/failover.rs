@@ -14,7 +14,7 @@ use crate::circuit::Outcome;
 use crate::config::compile::RuntimeConfig;
 use crate::error::{Fault, GatewayError};
 use crate::router::{Candidate, Plan};
-use crate::upstream::{Exchange, FailureKind, HeaderPolicy, UpstreamResponse, Upstreams, Verdict};
+use crate::upstream::{Exchange, Failure, FailureKind, HeaderPolicy, UpstreamResponse, Upstreams, Verdict};
 
 /// What happened to one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,14 +48,14 @@ pub struct Outgoing<'a> {
     pub client_headers: &'a http::HeaderMap,
     /// Builds what goes to a candidate, given its upstream model: the client's body (model
     /// swapped) for a same-format candidate, a converted one for another format.
-    pub prepare: &'a (dyn Fn(&Candidate, &str) -> Result<Prepared, GatewayError> + Sync),
+    pub prepare: &'a (dyn Fn(&Candidate, &str) -> Result<CandidateRequest, GatewayError> + Sync),
     /// Whether the client asked for a stream.
     pub stream: bool,
 }
 
 /// What one candidate is sent.
 #[derive(Debug)]
-pub struct Prepared {
+pub struct CandidateRequest {
     /// Path and query.
     pub path: String,
     /// The body.
@@ -82,7 +82,7 @@ pub async fn run(
     out: &Outgoing<'_>,
     attempts: &mut Vec<AttemptRecord>,
 ) -> Result<(Candidate, Box<UpstreamResponse>), GatewayError> {
-    let mut last = String::from("no candidate was tried");
+    let mut failures = Vec::new();
     for candidate in &plan.candidates {
         let upstream_model = candidate.upstream_model(out.requested_model);
         let started = Instant::now();
@@ -92,7 +92,10 @@ pub async fn run(
             Err(e) => {
                 // Nothing was sent, and the key is not at fault: no breaker record.
                 tracing::warn!(provider = %candidate.route.provider.name, "cannot convert the request, trying next candidate: {e}");
-                last = e.to_string();
+                failures.push(Failure {
+                    kind: FailureKind::Conversion,
+                    detail: e.to_string(),
+                });
                 attempts.push(AttemptRecord {
                     provider: candidate.route.provider.name.clone(),
                     key: candidate.route.key.name.clone(),
@@ -134,7 +137,7 @@ pub async fn run(
             Verdict::Relay(response) => return Ok((candidate.clone(), response)),
             Verdict::Failover(f) => {
                 tracing::warn!(provider = %candidate.route.provider.name, key = %candidate.route.key.name, "attempt failed, trying next candidate: {}", f.detail);
-                last = f.detail;
+                failures.push(f);
             }
         }
     }
@@ -145,9 +148,6 @@ pub async fn run(
     Err(if rate_limited {
         GatewayError::RateLimited { tried: attempts.len() }
     } else {
-        GatewayError::AllFailed {
-            tried: plan.candidates.len(),
-            last,
-        }
+        GatewayError::AllFailed(failures)
     })
 }

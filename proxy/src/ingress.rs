@@ -189,22 +189,22 @@ mod tests {
     #[test]
     fn classifies_each_format() {
         assert_eq!(
-            classify(&Method::POST, "/v1/messages"),
-            Ok(Endpoint::Generate {
+            classify(&Method::POST, "/v1/messages").ok(),
+            Some(Endpoint::Generate {
                 format: WireFormat::Claude,
                 gemini: None
             })
         );
         assert_eq!(
-            classify(&Method::POST, "/v1/messages/count_tokens"),
-            Ok(Endpoint::CountTokens {
+            classify(&Method::POST, "/v1/messages/count_tokens").ok(),
+            Some(Endpoint::CountTokens {
                 format: WireFormat::Claude,
                 gemini: None
             })
         );
         assert_eq!(
-            classify(&Method::POST, "/v1beta/models/gemini-pro:streamGenerateContent"),
-            Ok(Endpoint::Generate {
+            classify(&Method::POST, "/v1beta/models/gemini-pro:streamGenerateContent").ok(),
+            Some(Endpoint::Generate {
                 format: WireFormat::Gemini,
                 gemini: Some(GeminiTarget {
                     model: "gemini-pro".into(),

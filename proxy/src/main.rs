@@ -105,22 +105,22 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve { config, upgrade } => serve(config, upgrade),
         Command::Check { config } => check(&config),
-        Command::Migrate { config } => aether::telemetry::cli::migrate(&config),
+        Command::Migrate { config } => aether::cli::migrate(&config),
         Command::Usage {
             config,
             since,
             until,
             by,
             json,
-        } => aether::telemetry::cli::usage(
+        } => aether::cli::usage(
             &config,
             since.as_deref(),
             until.as_deref(),
             Some(&by),
             if json {
-                aether::telemetry::cli::Output::Json
+                aether::cli::Output::Json
             } else {
-                aether::telemetry::cli::Output::Table
+                aether::cli::Output::Table
             },
         ),
         Command::Plugins { config, json } => plugins(&config, json),
@@ -171,7 +171,7 @@ fn check(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let diagnostics = config::validate::validate(&file);
+    let diagnostics = config::compile::check(&file);
     for d in &diagnostics {
         let level = if d.severity == Severity::Error {
             "error"
@@ -197,8 +197,8 @@ fn plugins(path: &std::path::Path, json: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let settings = aether::plugin_host::PluginSettings::from_section(&file.plugins);
-    let plugins = match aether::plugin_host::Plugins::load(settings) {
+    let settings = aether::plugin_registry::PluginSettings::from_section(&file.plugins);
+    let plugins = match aether::plugin_registry::Plugins::load(settings) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("aether plugins: {e}");

@@ -29,7 +29,7 @@ use pingora::protocols::http::ServerSession;
 use crate::conversion::stream::StreamConverter;
 use crate::conversion::{self, ConversionError};
 use crate::downstream::{self, client_gone};
-use crate::error::GatewayError;
+use crate::error::{BrokenResponse, GatewayError};
 use crate::format::WireFormat;
 use crate::plugin_host::Plugin;
 use crate::plugin_host::bindings::types::{ErrorClass as WitErrorClass, ErrorInfo};
@@ -155,7 +155,7 @@ pub async fn relay(
 }
 
 fn downstream_header(upstream: &ResponseHeader, request_id: &str) -> Result<ResponseHeader, GatewayError> {
-    let broken = |e: Box<pingora::Error>| GatewayError::UpstreamBroken(e.etype().as_str().to_owned());
+    let broken = |e: Box<pingora::Error>| GatewayError::UpstreamBroken(BrokenResponse::Transport(e));
     let mut header = downstream::response_header(upstream.status.as_u16(), request_id, upstream.headers.len() + 2)
         .map_err(broken)?;
     for (name, value) in &upstream.headers {
@@ -213,7 +213,7 @@ async fn relay_buffered(
     let body = response
         .read_to_end(MAX_BUFFERED_RESPONSE)
         .await
-        .map_err(|e| GatewayError::UpstreamBroken(e.to_string()))?;
+        .map_err(GatewayError::from)?;
     let status = response.header.status;
     report.sample.offer(&body);
     let body = match &params.conversion {
@@ -239,7 +239,7 @@ async fn relay_buffered(
     let mut header = downstream_header(&response.header, params.request_id)?;
     header
         .insert_header(http::header::CONTENT_LENGTH, body.len().to_string())
-        .map_err(|e| GatewayError::UpstreamBroken(e.etype().as_str().to_owned()))?;
+        .map_err(|e| GatewayError::UpstreamBroken(BrokenResponse::Transport(e)))?;
     report.first_byte_at = Some(Instant::now());
     if session.write_response_header(Box::new(header)).await.is_err()
         || session.write_response_body(body, true).await.is_err()

@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use crate::capability::Capabilities;
 use crate::circuit::Admission;
-use crate::config::compile::fnv1a;
 use crate::config::compile::{Route, RuntimeConfig};
+use crate::rendezvous;
 
 /// One upstream to try.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ pub struct Plan {
 /// `client_hash`.
 pub fn plan(config: &RuntimeConfig, model: &str, required: Capabilities, client_hash: &[u8; 32], now: Instant) -> Plan {
     let routes = config.routes(model);
-    let client_seed = fnv1a(client_hash);
+    let client_seed = rendezvous::seed(client_hash);
     let mut scored: Vec<(i32, u32, f64, &Route)> = routes
         .iter()
         .filter(|r| r.key.capabilities.covers(required))
@@ -62,7 +62,7 @@ pub fn plan(config: &RuntimeConfig, model: &str, required: Capabilities, client_
             (
                 r.provider.priority,
                 unneeded_premium.len(),
-                rendezvous_score(client_seed, r.key.affinity_seed, r.key.weight),
+                rendezvous::score(client_seed, r.key.affinity_seed, r.key.weight),
                 r,
             )
         })
@@ -93,21 +93,6 @@ pub fn plan(config: &RuntimeConfig, model: &str, required: Capabilities, client_
     plan
 }
 
-/// Weighted rendezvous score: `-w / ln(u)` with `u` a uniform hash in (0, 1).
-fn rendezvous_score(client_seed: u64, key_seed: u64, weight: u32) -> f64 {
-    let h = splitmix64(client_seed ^ key_seed);
-    // 53 random bits mapped into (0, 1), excluding both ends.
-    let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-    -f64::from(weight) / u.ln()
-}
-
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +111,9 @@ mod tests {
             ));
         }
         let file: ConfigFile = toml::from_str(&text).unwrap();
-        RuntimeConfig::compile(&file, &CircuitRegistry::default()).unwrap()
+        RuntimeConfig::compile(&file, &CircuitRegistry::default())
+            .unwrap()
+            .runtime
     }
 
     fn first_key(rt: &RuntimeConfig, client: u8) -> String {
@@ -172,7 +159,9 @@ mod tests {
             [[providers]]\nname = \"text-only\"\nformat = \"claude\"\nbase_url = \"http://127.0.0.1:3\"\npriority = 5\ncapabilities = []\nmodels = { m = \"m\" }\n\
             [[providers.keys]]\nname = \"t\"\napi_key = \"x\"\n";
         let file: ConfigFile = toml::from_str(text).unwrap();
-        let rt = RuntimeConfig::compile(&file, &CircuitRegistry::default()).unwrap();
+        let rt = RuntimeConfig::compile(&file, &CircuitRegistry::default())
+            .unwrap()
+            .runtime;
         let now = Instant::now();
         let names = |required: Capabilities, client: u8| -> Vec<String> {
             plan(&rt, "m", required, &[client; 32], now)

@@ -21,10 +21,11 @@ use pingora::services::listening::Service;
 use crate::admin::Admin;
 use crate::config::ConfigFile;
 use crate::config::reload::{ConfigStore, ReloadHook};
-use crate::plugin_host::{PluginSettings, Plugins};
+use crate::plugin_registry::{PluginSettings, Plugins};
 use crate::service::Gateway;
 use crate::telemetry::Telemetry;
-use crate::telemetry::service::TelemetryService;
+use crate::telemetry::TelemetryInputs;
+use crate::telemetry::background::TelemetryService;
 
 /// How often the config file is checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -37,7 +38,7 @@ pub enum ServeError {
     Tls(String),
     /// The built-in plugins could not be loaded (a broken build) or the runtime not started.
     #[error("plugins: {0}")]
-    Plugins(#[from] crate::plugin_host::LoadError),
+    Plugins(#[from] crate::plugin_host::PluginLoadError),
     /// The telemetry hook could not be built.
     #[error("telemetry: {0}")]
     Telemetry(#[from] crate::telemetry::TelemetryError),
@@ -62,7 +63,7 @@ struct PluginWatcher(Arc<Plugins>);
 impl BackgroundService for PluginWatcher {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         tokio::select! {
-            () = crate::plugin_host::watch::watch(self.0.clone()) => {}
+            () = crate::plugin_registry::watch::watch(self.0.clone()) => {}
             _ = shutdown.changed() => {}
         }
     }
@@ -98,12 +99,16 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
-    let (telemetry, writer) = Telemetry::new(file)?;
+    // Prices and labels come from the config pass that built the running config.
+    let runtime = store.current();
+    let (telemetry, writer) = Telemetry::new(TelemetryInputs {
+        settings: file.telemetry.clone(),
+        pricing: runtime.pricing.clone(),
+        labels: runtime.labels.clone(),
+    })?;
     let repricer = telemetry.clone();
-    store.set_reload_hook(ReloadHook(Box::new(move |file| {
-        if let Err(e) = repricer.reconfigure(file) {
-            tracing::error!("price catalogue not reloaded, keeping the previous one: {e}");
-        }
+    store.set_reload_hook(ReloadHook(Box::new(move |runtime| {
+        repricer.reconfigure(runtime.pricing.clone(), runtime.labels.clone());
     })));
     let grace = Duration::from_secs(s.grace_period_secs);
     server.add_service(background_service(

@@ -18,22 +18,22 @@ use pingora::apps::{HttpPersistentSettings, HttpServerApp, HttpServerOptions, Re
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
 
-use crate::accounting::{self, Lifecycle};
+use crate::accounting;
 use crate::capability;
 use crate::config::compile::PathSource;
-use crate::config::compile::{ClientKey, RuntimeConfig};
 use crate::config::reload::ConfigStore;
+use crate::context::{Lifecycle, RequestCtx};
 use crate::conversion::Conversion;
 use crate::conversion::request::ClientRequest;
 use crate::downstream::{self, client_gone};
 use crate::error::GatewayError;
-use crate::failover::{self, AttemptRecord, HeaderSource, Outgoing, Prepared};
+use crate::failover::{self, CandidateRequest, HeaderSource, Outgoing};
 use crate::format::ErrorClass;
 use crate::format::WireFormat;
 use crate::ingress::{self, Endpoint, GeminiAction, GeminiTarget};
 use crate::inspect::{self, RequestFacts};
-use crate::plugin_host::Plugins;
 use crate::plugin_host::bindings::types::{ErrorInfo, Header, RequestHead};
+use crate::plugin_registry::{PluginSnapshot, Plugins};
 use crate::relay::{self, BodySample, RelayEnd, RelayParams, RelayReport, ResponseConversion, UsageChunk};
 use crate::response_model::ModelRewrite;
 use crate::router::{self, Candidate};
@@ -49,43 +49,6 @@ pub struct Gateway {
     telemetry: Telemetry,
     plugins: Arc<Plugins>,
     options: HttpServerOptions,
-}
-
-/// Per-request state, threaded through the phases.
-#[derive(Debug)]
-pub struct RequestCtx {
-    /// The id returned in `x-request-id`.
-    pub id: String,
-    /// When the request head was read.
-    pub started: Instant,
-    /// The same moment on the wall clock, for the usage record.
-    pub started_at: SystemTime,
-    /// The config generation this request runs on, start to finish.
-    pub config: Arc<RuntimeConfig>,
-    /// The client's format (decides the error shape).
-    pub format: WireFormat,
-    /// The authenticated client key.
-    pub client: Option<Arc<ClientKey>>,
-    /// The model asked for.
-    pub model: Option<String>,
-    /// Every upstream attempt.
-    pub attempts: Vec<AttemptRecord>,
-    /// The status sent to the client.
-    pub status: Option<u16>,
-    /// How the response ended.
-    pub end: Option<RelayEnd>,
-    /// Whether the client asked for a stream.
-    pub stream: bool,
-    /// The format of the upstream that answered.
-    pub upstream_format: Option<WireFormat>,
-    /// What the relay saw (usage, first byte).
-    pub report: Option<RelayReport>,
-    /// The error that ended the request, as (kind, client-safe message).
-    pub error: Option<(&'static str, String)>,
-    /// Where the usage record is.
-    pub lifecycle: Lifecycle,
-    /// The request body, kept only when usage records store bodies.
-    pub request_body: Option<Bytes>,
 }
 
 /// Whether the client connection may serve another request.
@@ -161,7 +124,7 @@ impl Gateway {
             ctx.request_body = Some(body.clone());
         }
         let head = plugin_head(s.req_header());
-        let plugin = self.plugins.get(format);
+        let plugin = ctx.plugins.get(format).clone();
         let inspection = plugin.inspect(&head, &body)?;
         let mut facts = inspect::facts(inspection, &body)?;
         let header = &s.req_header().headers;
@@ -204,7 +167,8 @@ impl Gateway {
         request: &Inspected,
         plan: &router::Plan,
     ) -> Result<Reuse, GatewayError> {
-        let prepare = |c: &Candidate, upstream_model: &str| self.prepare(request, c, upstream_model);
+        let plugins = ctx.plugins.clone();
+        let prepare = |c: &Candidate, upstream_model: &str| prepare(&plugins, request, c, upstream_model);
         let client_headers = s.req_header().headers.clone();
         let out = Outgoing {
             requested_model: &request.facts.model,
@@ -228,8 +192,8 @@ impl Gateway {
         if response.streaming {
             accounting::first_byte(&self.telemetry, ctx, Instant::now());
         }
-        let client_plugin = self.plugins.get(ctx.format);
-        let upstream_plugin = self.plugins.get(upstream_format);
+        let client_plugin = ctx.plugins.get(ctx.format).clone();
+        let upstream_plugin = ctx.plugins.get(upstream_format).clone();
         let (rewrite, conversion) = match Conversion::between(ctx.format, upstream_format) {
             Conversion::PassThrough => (
                 ModelRewrite::new(candidate.upstream_model(&request.facts.model), &request.facts.model),
@@ -270,33 +234,6 @@ impl Gateway {
         Ok(reuse)
     }
 
-    /// What one candidate is sent: the client's own request for a candidate of its format,
-    /// a converted one otherwise.
-    fn prepare(&self, request: &Inspected, c: &Candidate, upstream_model: &str) -> Result<Prepared, GatewayError> {
-        let provider = &c.route.provider;
-        match Conversion::between(request.format, provider.format) {
-            Conversion::PassThrough => Ok(Prepared {
-                path: request.upstream_path(c, upstream_model),
-                body: request.upstream_body(upstream_model),
-                headers: HeaderSource::Client,
-            }),
-            Conversion::Convert => {
-                let encoded = request
-                    .client
-                    .encode(&self.plugins.get(provider.format), upstream_model)?;
-                let path = match provider.path_source {
-                    PathSource::FormatDefault => provider.url.join(&encoded.path),
-                    PathSource::Configured => request.configured_path(c, upstream_model),
-                };
-                Ok(Prepared {
-                    path,
-                    body: encoded.body,
-                    headers: HeaderSource::Converted(encoded.headers),
-                })
-            }
-        }
-    }
-
     /// Token counting when no upstream of the client's format would serve the model: a
     /// local estimate, in the shape of the client's format.
     async fn count_tokens_locally(&self, s: &mut ServerSession, ctx: &mut RequestCtx, request: &Inspected) -> Reuse {
@@ -323,7 +260,7 @@ impl Gateway {
         if reuse == Reuse::Close {
             s.set_keepalive(None);
         }
-        let body = self.error_body(ctx.format, error);
+        let body = self.error_body(&ctx.plugins, ctx.format, error);
         if downstream::write_json(s, status, &ctx.id, body).await {
             reuse
         } else {
@@ -335,7 +272,7 @@ impl Gateway {
 impl Gateway {
     /// An error in the client's shape, by the client format's plugin; by the built-in
     /// plugin's code natively when the plugin itself failed (or the error is its failure).
-    fn error_body(&self, format: WireFormat, error: &GatewayError) -> Vec<u8> {
+    fn error_body(&self, plugins: &PluginSnapshot, format: WireFormat, error: &GatewayError) -> Vec<u8> {
         if matches!(error, GatewayError::Plugin(_)) {
             return error.body(format);
         }
@@ -344,10 +281,40 @@ impl Gateway {
             status: error.status(),
             message: error.to_string(),
         };
-        self.plugins
+        plugins
             .get(format)
             .error_body(&info)
             .unwrap_or_else(|_| error.body(format))
+    }
+}
+
+/// What one candidate is sent: the client's own request for a candidate of its format,
+/// a converted one otherwise.
+fn prepare(
+    plugins: &PluginSnapshot,
+    request: &Inspected,
+    c: &Candidate,
+    upstream_model: &str,
+) -> Result<CandidateRequest, GatewayError> {
+    let provider = &c.route.provider;
+    match Conversion::between(request.format, provider.format) {
+        Conversion::PassThrough => Ok(CandidateRequest {
+            path: request.upstream_path(c, upstream_model),
+            body: request.upstream_body(upstream_model),
+            headers: HeaderSource::Client,
+        }),
+        Conversion::Convert => {
+            let encoded = request.client.encode(plugins.get(provider.format), upstream_model)?;
+            let path = match provider.path_source {
+                PathSource::FormatDefault => provider.url.join(&encoded.path),
+                PathSource::Configured => request.configured_path(c, upstream_model),
+            };
+            Ok(CandidateRequest {
+                path,
+                body: encoded.body,
+                headers: HeaderSource::Converted(encoded.headers),
+            })
+        }
     }
 }
 
@@ -565,6 +532,7 @@ impl HttpServerApp for Gateway {
             started: Instant::now(),
             started_at: SystemTime::now(),
             config: self.store.current(),
+            plugins: self.plugins.snapshot(),
             format: WireFormat::OpenaiChat,
             client: None,
             model: None,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use aether::format::WireFormat;
 use aether::plugin_host::bindings::types::{self, *};
 use aether::plugin_host::builtin::test_artifacts;
-use aether::plugin_host::{PluginSettings, Plugins, Watch};
+use aether::plugin_registry::{PluginSettings, Plugins, Watch};
 use aether_mock::MockConfig;
 use common::*;
 

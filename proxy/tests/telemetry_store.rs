@@ -199,7 +199,7 @@ macro_rules! both_stores {
 // ── scenarios ───────────────────────────────────────────────────────────────────────────
 
 async fn lifecycle(sink: &str, url: &str, dir: &Path) {
-    let t = Telemetry::start(&config(sink, url, &dir.join("spill.jsonl"), ""))
+    let t = Telemetry::start(inputs(&config(sink, url, &dir.join("spill.jsonl"), "")))
         .await
         .unwrap();
     t.submit(TelemetryEvent::Accepted(Box::new(accepted("r1"))));
@@ -242,7 +242,7 @@ async fn lifecycle(sink: &str, url: &str, dir: &Path) {
 both_stores!(pending_to_completed, lifecycle);
 
 async fn batch_and_collapse(sink: &str, url: &str, dir: &Path) {
-    let t = Telemetry::start(&config(sink, url, &dir.join("spill.jsonl"), "batch_max = 100"))
+    let t = Telemetry::start(inputs(&config(sink, url, &dir.join("spill.jsonl"), "batch_max = 100")))
         .await
         .unwrap();
     for i in 0..750 {
@@ -276,7 +276,7 @@ both_stores!(batch_upsert_collapse, batch_and_collapse);
 
 async fn crash_recovery(sink: &str, url: &str, dir: &Path) {
     let spill = dir.join("spill.jsonl");
-    let first = Telemetry::start(&config(sink, url, &spill, "instance = \"gw-1\""))
+    let first = Telemetry::start(inputs(&config(sink, url, &spill, "instance = \"gw-1\"")))
         .await
         .unwrap();
     first.submit(TelemetryEvent::Accepted(Box::new(accepted("c1"))));
@@ -291,14 +291,14 @@ async fn crash_recovery(sink: &str, url: &str, dir: &Path) {
     first.shutdown().await;
 
     // Another instance starting does not touch gw-1's rows (they may be in flight)…
-    let other = Telemetry::start(&config(sink, url, &spill, "instance = \"gw-2\""))
+    let other = Telemetry::start(inputs(&config(sink, url, &spill, "instance = \"gw-2\"")))
         .await
         .unwrap();
     assert_eq!(other.record("c1").await.unwrap().unwrap().status, Status::Pending);
     other.shutdown().await;
 
     // …gw-1 restarting marks them failed.
-    let again = Telemetry::start(&config(sink, url, &spill, "instance = \"gw-1\""))
+    let again = Telemetry::start(inputs(&config(sink, url, &spill, "instance = \"gw-1\"")))
         .await
         .unwrap();
     assert_eq!(again.stats().recovered, 2);
@@ -316,7 +316,7 @@ async fn crash_recovery(sink: &str, url: &str, dir: &Path) {
 both_stores!(crash_recovery_marks_stale_rows_failed, crash_recovery);
 
 async fn retention_batches(sink: &str, url: &str, dir: &Path) {
-    let t = Telemetry::start(&config(sink, url, &dir.join("spill.jsonl"), ""))
+    let t = Telemetry::start(inputs(&config(sink, url, &dir.join("spill.jsonl"), "")))
         .await
         .unwrap();
     let old = clock::now_ms() - 400 * 86_400_000;
@@ -347,7 +347,7 @@ async fn retention_batches(sink: &str, url: &str, dir: &Path) {
 both_stores!(retention_deletes_in_batches, retention_batches);
 
 async fn shutdown_under_load(sink: &str, url: &str, dir: &Path) {
-    let t = Telemetry::start(&config(sink, url, &dir.join("spill.jsonl"), ""))
+    let t = Telemetry::start(inputs(&config(sink, url, &dir.join("spill.jsonl"), "")))
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -372,7 +372,7 @@ async fn shutdown_under_load(sink: &str, url: &str, dir: &Path) {
     assert_eq!(t.stats().dropped, 0);
     assert_eq!(t.stats().spilled, 0);
 
-    let check = Telemetry::start(&config(sink, url, &dir.join("spill.jsonl"), ""))
+    let check = Telemetry::start(inputs(&config(sink, url, &dir.join("spill.jsonl"), "")))
         .await
         .unwrap();
     assert_eq!(count(&check).await, 4_000);
@@ -420,7 +420,7 @@ async fn postgres_down_then_back_loses_no_record() {
         &dir.path().join("spill.jsonl"),
         "",
     );
-    let t = Telemetry::start(&cfg).await.unwrap(); // starts degraded, not failed
+    let t = Telemetry::start(inputs(&cfg)).await.unwrap(); // starts degraded, not failed
     for i in 0..300 {
         t.submit(TelemetryEvent::Accepted(Box::new(accepted(&format!("d{i}")))));
         t.submit(TelemetryEvent::Finished(Box::new(finished(&format!("d{i}")))));
@@ -449,7 +449,7 @@ async fn spill_file_when_the_database_stays_down_then_imported() {
     let spill = dir.path().join("spill.jsonl");
     let down = format!("127.0.0.1:{}", free_port());
     let cfg = config("postgres", &pg.url_at(&down), &spill, "spill_after_secs = 0");
-    let t = Telemetry::start(&cfg).await.unwrap();
+    let t = Telemetry::start(inputs(&cfg)).await.unwrap();
     for i in 0..50 {
         t.submit(TelemetryEvent::Finished(Box::new(finished(&format!("s{i}")))));
     }
@@ -463,7 +463,7 @@ async fn spill_file_when_the_database_stays_down_then_imported() {
     assert!(records[0].cost.is_some(), "spilled records are priced");
 
     // The next start that reaches the database imports the file (and renames it).
-    let back = Telemetry::start(&config("postgres", &pg.url(), &spill, ""))
+    let back = Telemetry::start(inputs(&config("postgres", &pg.url(), &spill, "")))
         .await
         .unwrap();
     assert_eq!(count(&back).await, 51);
@@ -478,7 +478,7 @@ async fn queue_full_is_counted_never_blocking() {
     let url = format!("sqlite://{}/q.db", dir.path().display());
     let cfg = config("sqlite", &url, &dir.path().join("spill.jsonl"), "queue_capacity = 4");
     // The writer is not running, so nothing drains the queue.
-    let (t, _writer) = Telemetry::new(&cfg).unwrap();
+    let (t, _writer) = Telemetry::new(inputs(&cfg)).unwrap();
     let started = std::time::Instant::now();
     for i in 0..10 {
         t.submit(TelemetryEvent::Finished(Box::new(finished(&format!("q{i}")))));
@@ -493,7 +493,9 @@ async fn queue_full_is_counted_never_blocking() {
 async fn jsonl_sink_writes_one_line_per_finished_request() {
     let dir = tempfile::tempdir().unwrap();
     let spill = dir.path().join("spill.jsonl");
-    let t = Telemetry::start(&config("jsonl", "", &spill, "")).await.unwrap();
+    let t = Telemetry::start(inputs(&config("jsonl", "", &spill, "")))
+        .await
+        .unwrap();
     t.submit(TelemetryEvent::Accepted(Box::new(accepted("j1"))));
     t.submit(TelemetryEvent::Finished(Box::new(finished("j1"))));
     t.submit(TelemetryEvent::Accepted(Box::new(accepted("j2"))));
@@ -509,7 +511,7 @@ async fn sqlite_default_location_is_created_with_wal() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data/deeper/aether.db");
     let url = format!("sqlite://{}", db.display());
-    let t = Telemetry::start(&config("sqlite", &url, &dir.path().join("spill.jsonl"), ""))
+    let t = Telemetry::start(inputs(&config("sqlite", &url, &dir.path().join("spill.jsonl"), "")))
         .await
         .unwrap();
     t.submit(TelemetryEvent::Finished(Box::new(finished("w1"))));
@@ -521,4 +523,9 @@ async fn sqlite_default_location_is_created_with_wal() {
         .await
         .unwrap();
     assert_eq!((kind, applied), ("sqlite", vec![]), "already migrated");
+}
+
+/// Telemetry's inputs from a config file, as `serve` builds them.
+fn inputs(file: &aether::config::ConfigFile) -> aether::telemetry::TelemetryInputs {
+    aether::config::telemetry::telemetry_inputs(file).unwrap()
 }

@@ -1,6 +1,9 @@
-//! The runtime form of a validated config: everything the request path needs, prepared
-//! once per load (hashes decoded, URLs parsed, auth headers built, routes sorted by
-//! priority) so that a request only does lookups.
+//! The one config pass: validates and compiles together. Each value is checked where it
+//! is turned into its runtime form (a URL parsed once, a key hash decoded once, prices
+//! built once), every problem is collected with its path into one [`Diagnostics`], and
+//! the [`RuntimeConfig`] exists only when none is an error. What the request path reads
+//! is prepared here once per load (hashes decoded, URLs parsed, auth headers built, routes
+//! sorted by priority) so that a request only does lookups.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -9,12 +12,16 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 
-use super::file::{ConfigFile, HttpVersionSetting, ProviderSection};
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::file::{CircuitBreakerSection, ClientKeySection, ConfigFile, HttpVersionSetting, ProviderSection};
 use super::secret::{Secret, SecretRef};
+use super::sections;
 use super::upstream_url::UpstreamUrl;
 use crate::capability::Capabilities;
 use crate::circuit::{CircuitBreaker, CircuitRegistry, CircuitSettings};
 use crate::format::WireFormat;
+use crate::rendezvous;
+use crate::telemetry::{Labels, Pricing, PricingError};
 
 /// The config the request path reads. Immutable; a reload builds a new one.
 #[derive(Debug)]
@@ -29,6 +36,20 @@ pub struct RuntimeConfig {
     routes: HashMap<String, Vec<Route>>,
     wildcard: Vec<Route>,
     aliases: HashMap<String, String>,
+    /// Prices and provider-key multipliers, built in the same pass (telemetry takes them at
+    /// start and on every reload).
+    pub pricing: Arc<Pricing>,
+    /// The label values metrics allow: configured models, aliases and providers.
+    pub labels: Labels,
+}
+
+/// A compiled config and the warnings its pass raised (parts disabled, not errors).
+#[derive(Debug)]
+pub struct Compiled {
+    /// The runtime form.
+    pub runtime: RuntimeConfig,
+    /// Problems that disabled part of the config without making it unusable.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// A client key, known by its SHA-256.
@@ -147,95 +168,81 @@ pub struct Route {
     pub upstream_model: Option<Arc<str>>,
 }
 
-/// What a loaded config could not use.
-#[derive(Debug, thiserror::Error)]
-pub enum CompileError {
-    /// A value validation should have caught.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// Path of the field.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
 impl RuntimeConfig {
-    /// Builds the runtime config from a validated file. Breakers come from `registry` so
-    /// their state carries over from the previous config.
-    pub fn compile(file: &ConfigFile, registry: &CircuitRegistry) -> Result<Self, CompileError> {
-        let cb = &file.circuit_breaker;
-        let circuit = CircuitSettings {
-            window: Duration::from_secs(cb.window_secs),
-            min_requests: cb.min_requests,
-            error_rate: cb.error_rate,
-            open_for: Duration::from_secs(cb.open_secs),
-            max_open_for: Duration::from_secs(cb.max_open_secs),
-            half_open_successes: cb.half_open_successes,
-        };
-
-        let mut clients = HashMap::new();
-        for (i, c) in file.client_keys.iter().enumerate() {
-            let hash = match (&c.key_sha256, &c.key) {
-                (Some(hex), _) => decode_hex32(hex)
-                    .ok_or_else(|| invalid(format!("client_keys[{i}].key_sha256"), "not 64 hex characters"))?,
-                (None, Some(raw)) => match SecretRef::parse(raw).resolve() {
-                    Some(secret) => Sha256::digest(secret.expose().as_bytes()).into(),
-                    None => continue, // env var unset: key disabled (validation warned)
-                },
-                (None, None) => return Err(invalid(format!("client_keys[{i}]"), "no key")),
-            };
-            let key = ClientKey {
-                name: c.name.clone(),
-                models: ModelAllowList::from_list(c.models.as_ref()),
-            };
-            clients.insert(hash, Arc::new(key));
-        }
+    /// Validates and compiles `file` in one pass. Breakers come from `registry` so their
+    /// state carries over from the previous config. Every problem is reported with its
+    /// path; any error means no config.
+    pub fn compile(file: &ConfigFile, registry: &CircuitRegistry) -> Result<Compiled, Vec<Diagnostic>> {
+        let mut d = Diagnostics::default();
+        sections::check_server(&mut d, &file.server);
+        sections::check_admin(&mut d, file.admin.as_ref());
+        let circuit = circuit_settings(&mut d, &file.circuit_breaker);
+        let clients = client_keys(&mut d, &file.client_keys);
 
         let mut providers = Vec::new();
-        let mut routes: HashMap<String, Vec<Route>> = HashMap::new();
-        let mut wildcard = Vec::new();
+        let mut names = HashSet::new();
+        let mut served = HashSet::new();
         for (i, p) in file.providers.iter().enumerate() {
-            let provider = Arc::new(compile_provider(i, p, registry)?);
-            for key in &provider.keys {
-                let key_models = p
-                    .keys
-                    .iter()
-                    .find(|k| k.name == key.name)
-                    .and_then(|k| k.models.as_ref());
-                for (client_model, upstream_model) in &p.models {
-                    if key_models.is_some_and(|l| !l.contains(client_model)) {
-                        continue;
-                    }
-                    let route = Route {
-                        provider: provider.clone(),
-                        key: key.clone(),
-                        upstream_model: (client_model != upstream_model && upstream_model != "*")
-                            .then(|| Arc::from(upstream_model.as_str())),
-                    };
-                    if client_model == "*" {
-                        wildcard.push(route);
-                    } else {
-                        routes.entry(client_model.clone()).or_default().push(route);
-                    }
-                }
+            if !names.insert(p.name.as_str()) {
+                d.error(
+                    format!("providers[{i}].name"),
+                    format!("duplicate provider name {:?}", p.name),
+                );
             }
-            providers.push(provider);
+            served.extend(p.models.keys().map(String::as_str));
+            if let Some(provider) = compile_provider(&mut d, i, p, registry) {
+                providers.push((Arc::new(provider), p));
+            }
         }
-        // Stable sort: priority first, file order within a priority.
-        for list in routes.values_mut() {
-            list.sort_by_key(|r| r.provider.priority);
+        for (alias, target) in &file.aliases {
+            if !served.contains(target.as_str()) && !served.contains("*") {
+                d.error(
+                    format!("aliases.{alias}"),
+                    format!("target model {target:?} is served by no provider"),
+                );
+            }
+            if served.contains(alias.as_str()) {
+                d.error(
+                    format!("aliases.{alias}"),
+                    "an alias cannot shadow a model a provider serves",
+                );
+            }
         }
-        wildcard.sort_by_key(|r| r.provider.priority);
+        sections::check_telemetry(&mut d, &file.telemetry);
+        sections::check_plugins(&mut d, &file.plugins);
+        // Prices, tiers and provider-key cost multipliers.
+        let pricing = match super::telemetry::pricing(file) {
+            Ok(p) => Some(p),
+            Err(PricingError::Invalid { path, message }) => {
+                d.error(path, message);
+                None
+            }
+            Err(other) => {
+                d.error("pricing", other.to_string());
+                None
+            }
+        };
+        let (Some(circuit), Some(pricing)) = (circuit, pricing) else {
+            return Err(d.into_vec());
+        };
+        if d.has_errors() {
+            return Err(d.into_vec());
+        }
 
-        Ok(RuntimeConfig {
-            max_body_bytes: file.server.max_body_bytes,
-            circuit,
-            providers,
-            clients,
-            routes,
-            wildcard,
-            aliases: file.aliases.clone().into_iter().collect(),
+        let (routes, wildcard) = routes(&providers);
+        Ok(Compiled {
+            runtime: RuntimeConfig {
+                max_body_bytes: file.server.max_body_bytes,
+                circuit,
+                providers: providers.into_iter().map(|(p, _)| p).collect(),
+                clients,
+                routes,
+                wildcard,
+                aliases: file.aliases.clone().into_iter().collect(),
+                pricing: Arc::new(pricing),
+                labels: super::telemetry::labels(file),
+            },
+            warnings: d.into_vec(),
         })
     }
 
@@ -266,15 +273,152 @@ impl RuntimeConfig {
     }
 }
 
-fn compile_provider(i: usize, p: &ProviderSection, registry: &CircuitRegistry) -> Result<Provider, CompileError> {
+/// The breaker thresholds, checked.
+fn circuit_settings(d: &mut Diagnostics, cb: &CircuitBreakerSection) -> Option<CircuitSettings> {
+    let mut ok = true;
+    if !(cb.error_rate > 0.0 && cb.error_rate <= 1.0) {
+        d.error("circuit_breaker.error_rate", "must be in (0, 1]");
+        ok = false;
+    }
+    if cb.window_secs == 0 || cb.open_secs == 0 || cb.half_open_successes == 0 {
+        d.error(
+            "circuit_breaker",
+            "window_secs, open_secs and half_open_successes must be > 0",
+        );
+        ok = false;
+    }
+    if cb.max_open_secs < cb.open_secs {
+        d.error("circuit_breaker.max_open_secs", "must be at least open_secs");
+        ok = false;
+    }
+    ok.then(|| CircuitSettings {
+        window: Duration::from_secs(cb.window_secs),
+        min_requests: cb.min_requests,
+        error_rate: cb.error_rate,
+        open_for: Duration::from_secs(cb.open_secs),
+        max_open_for: Duration::from_secs(cb.max_open_secs),
+        half_open_successes: cb.half_open_successes,
+    })
+}
+
+/// The client keys by hash. A key whose env var is unset is left out with a warning.
+fn client_keys(d: &mut Diagnostics, sections: &[ClientKeySection]) -> HashMap<[u8; 32], Arc<ClientKey>> {
+    let mut clients = HashMap::new();
+    let mut names = HashSet::new();
+    for (i, c) in sections.iter().enumerate() {
+        let path = format!("client_keys[{i}]");
+        if !names.insert(c.name.as_str()) {
+            d.error(
+                format!("{path}.name"),
+                format!("duplicate client key name {:?}", c.name),
+            );
+        }
+        let hash = match (&c.key_sha256, &c.key) {
+            (Some(_), Some(_)) | (None, None) => {
+                d.error(path, "set exactly one of key_sha256 or key");
+                continue;
+            }
+            (Some(hex), None) => match decode_hex32(hex) {
+                Some(hash) => hash,
+                None => {
+                    d.error(format!("{path}.key_sha256"), "must be 64 hex characters");
+                    continue;
+                }
+            },
+            (None, Some(raw)) => match SecretRef::parse(raw) {
+                SecretRef::Literal(_) => {
+                    d.error(
+                        format!("{path}.key"),
+                        "literal client keys are not allowed; use key_sha256 or env:NAME",
+                    );
+                    continue;
+                }
+                env @ SecretRef::Env(var) => match env.resolve() {
+                    Some(secret) => Sha256::digest(secret.expose().as_bytes()).into(),
+                    None => {
+                        d.warn(format!("{path}.key"), format!("env var {var} is not set"));
+                        continue;
+                    }
+                },
+            },
+        };
+        let key = ClientKey {
+            name: c.name.clone(),
+            models: ModelAllowList::from_list(c.models.as_ref()),
+        };
+        clients.insert(hash, Arc::new(key));
+    }
+    clients
+}
+
+/// One provider, checked and compiled; `None` when it has an error (reported).
+fn compile_provider(
+    d: &mut Diagnostics,
+    i: usize,
+    p: &ProviderSection,
+    registry: &CircuitRegistry,
+) -> Option<Provider> {
     let path = format!("providers[{i}]");
-    let url = UpstreamUrl::parse(&p.base_url).map_err(|e| invalid(format!("{path}.base_url"), e.to_string()))?;
+    let mut ok = true;
+    let mut error = |d: &mut Diagnostics, field: String, message: String| {
+        d.error(field, message);
+        ok = false;
+    };
+    let url = match UpstreamUrl::parse(&p.base_url) {
+        Ok(url) => Some(url),
+        Err(e) => {
+            error(d, format!("{path}.base_url"), e.to_string());
+            None
+        }
+    };
+    if let Some(template) = &p.path
+        && !template.starts_with('/')
+    {
+        error(d, format!("{path}.path"), "must start with /".into());
+    }
+    let t = &p.timeouts;
+    for (name, v) in [
+        ("connect_ms", t.connect_ms),
+        ("first_byte_ms", t.first_byte_ms),
+        ("idle_ms", t.idle_ms),
+        ("total_ms", t.total_ms),
+    ] {
+        if v == 0 {
+            error(d, format!("{path}.timeouts.{name}"), "must be greater than 0".into());
+        }
+    }
     let mut headers = Vec::new();
     for (name, value) in &p.headers {
-        let name =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(format!("{path}.headers"), e.to_string()))?;
-        let value = HeaderValue::from_str(value).map_err(|e| invalid(format!("{path}.headers"), e.to_string()))?;
-        headers.push((name, value));
+        let hpath = format!("{path}.headers.{name}");
+        let lower = name.to_ascii_lowercase();
+        let header_name = match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(n) if crate::headers::is_credential(&lower) || crate::headers::is_hop_by_hop(&lower) => {
+                error(d, hpath.clone(), "cannot set credentials or hop-by-hop headers".into());
+                Some(n)
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                error(d, hpath.clone(), "not a valid header name".into());
+                None
+            }
+        };
+        let header_value = HeaderValue::from_str(value).ok();
+        if header_value.is_none() {
+            error(d, hpath, "not a valid header value".into());
+        }
+        if let (Some(n), Some(v)) = (header_name, header_value) {
+            headers.push((n, v));
+        }
+    }
+    if p.models.is_empty() {
+        error(
+            d,
+            format!("{path}.models"),
+            "a provider must serve at least one model".into(),
+        );
+    }
+    if p.keys.is_empty() {
+        error(d, format!("{path}.keys"), "a provider needs at least one key".into());
     }
     let key_header = p.format.upstream_key_header();
     let provider_caps = p
@@ -283,27 +427,49 @@ fn compile_provider(i: usize, p: &ProviderSection, registry: &CircuitRegistry) -
         .map_or(Capabilities::STANDARD, |caps| caps.iter().copied().collect());
     let mut keys = Vec::new();
     let mut disabled_keys = Vec::new();
+    let mut key_names = HashSet::new();
     for (k, key) in p.keys.iter().enumerate() {
-        let Some(secret) = SecretRef::parse(&key.api_key).resolve() else {
-            // Validation already warned about it, once.
+        let kpath = format!("{path}.keys[{k}]");
+        if !key_names.insert(key.name.as_str()) {
+            error(d, format!("{kpath}.name"), format!("duplicate key name {:?}", key.name));
+        }
+        if key.weight == 0 {
+            error(d, format!("{kpath}.weight"), "must be greater than 0".into());
+        }
+        for model in key.models.iter().flatten() {
+            if !p.models.contains_key(model) && !p.models.contains_key("*") {
+                error(
+                    d,
+                    format!("{kpath}.models"),
+                    format!("{model:?} is not in {path}.models"),
+                );
+            }
+        }
+        let reference = SecretRef::parse(&key.api_key);
+        let Some(secret) = reference.resolve() else {
+            if let SecretRef::Env(var) = reference {
+                d.warn(kpath, format!("env var {var} is not set"));
+            }
             disabled_keys.push(key.name.clone());
             continue;
         };
-        let mut value = HeaderValue::from_str(&key_header.value(secret.expose()))
-            .map_err(|_| invalid(format!("{path}.keys[{k}].api_key"), "not a valid header value"))?;
+        let Ok(mut value) = HeaderValue::from_str(&key_header.value(secret.expose())) else {
+            error(d, format!("{kpath}.api_key"), "not a valid header value".into());
+            continue;
+        };
         value.set_sensitive(true);
         keys.push(Arc::new(ProviderKey {
             name: key.name.clone(),
             auth: (HeaderName::from_static(key_header.name()), value),
             weight: key.weight,
-            affinity_seed: fnv1a(format!("{}\0{}", p.name, key.name).as_bytes()),
+            affinity_seed: rendezvous::seed(format!("{}\0{}", p.name, key.name).as_bytes()),
             breaker: registry.get(&p.name, &key.name),
             capabilities: provider_caps.union(key.capabilities.iter().copied().collect()),
             _secret: secret,
         }));
     }
-    let t = &p.timeouts;
-    Ok(Provider {
+    let url = url.filter(|_| ok)?;
+    Some(Provider {
         name: p.name.clone(),
         format: p.format,
         path_template: p.path.clone().unwrap_or_else(|| url.join(p.format.default_path())),
@@ -327,10 +493,50 @@ fn compile_provider(i: usize, p: &ProviderSection, registry: &CircuitRegistry) -
     })
 }
 
-fn invalid(path: String, message: impl Into<String>) -> CompileError {
-    CompileError::Invalid {
-        path,
-        message: message.into(),
+/// The routes of every client-facing model (priority-sorted, file order within a
+/// priority), and those of the `*` wildcard.
+fn routes(providers: &[(Arc<Provider>, &ProviderSection)]) -> (HashMap<String, Vec<Route>>, Vec<Route>) {
+    let mut routes: HashMap<String, Vec<Route>> = HashMap::new();
+    let mut wildcard = Vec::new();
+    for (provider, p) in providers {
+        for key in &provider.keys {
+            let key_models = p
+                .keys
+                .iter()
+                .find(|k| k.name == key.name)
+                .and_then(|k| k.models.as_ref());
+            for (client_model, upstream_model) in &p.models {
+                if key_models.is_some_and(|l| !l.contains(client_model)) {
+                    continue;
+                }
+                let route = Route {
+                    provider: provider.clone(),
+                    key: key.clone(),
+                    upstream_model: (client_model != upstream_model && upstream_model != "*")
+                        .then(|| Arc::from(upstream_model.as_str())),
+                };
+                if client_model == "*" {
+                    wildcard.push(route);
+                } else {
+                    routes.entry(client_model.clone()).or_default().push(route);
+                }
+            }
+        }
+    }
+    // Stable sort: priority first, file order within a priority.
+    for list in routes.values_mut() {
+        list.sort_by_key(|r| r.provider.priority);
+    }
+    wildcard.sort_by_key(|r| r.provider.priority);
+    (routes, wildcard)
+}
+
+/// Every problem the one pass finds in `file`, errors and warnings (for `aether check`).
+/// Breakers come from a throwaway registry.
+pub fn check(file: &ConfigFile) -> Vec<Diagnostic> {
+    match RuntimeConfig::compile(file, &CircuitRegistry::default()) {
+        Ok(compiled) => compiled.warnings,
+        Err(all) => all,
     }
 }
 
@@ -345,13 +551,6 @@ fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
         out[i] = u8::from_str_radix(s, 16).ok()?;
     }
     Some(out)
-}
-
-/// FNV-1a, a small stable hash (stable across processes and versions, unlike `DefaultHasher`).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]
@@ -391,7 +590,9 @@ mod tests {
     #[test]
     fn routes_are_priority_sorted_and_mapped() {
         let file: ConfigFile = toml::from_str(FILE).unwrap();
-        let rt = RuntimeConfig::compile(&file, &CircuitRegistry::default()).unwrap();
+        let rt = RuntimeConfig::compile(&file, &CircuitRegistry::default())
+            .unwrap()
+            .runtime;
         let routes = rt.routes(rt.canonical_model("large"));
         let names: Vec<_> = routes
             .iter()
@@ -404,6 +605,75 @@ mod tests {
         assert_eq!(rt.providers[0].path_template, "/v1/chat/completions");
         assert!(rt.providers[0].keys[0].auth.1.is_sensitive());
         assert_eq!(rt.model_names(), vec!["big", "large", "small"]);
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_path() {
+        let file: ConfigFile = toml::from_str(
+            r#"
+            [admin]
+            listen = "0.0.0.0:9090"
+            [[client_keys]]
+            name = "a"
+            key_sha256 = "xyz"
+            [[providers]]
+            name = "p"
+            format = "claude"
+            base_url = "ftp://nope"
+            models = { "m" = "m" }
+            [[providers.keys]]
+            name = "k"
+            api_key = "env:AETHER_TEST_SURELY_UNSET_VAR"
+            weight = 0
+            "#,
+        )
+        .unwrap();
+        let d = check(&file);
+        let text: Vec<String> = d.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("admin.listen: 0.0.0.0:9090 is not a loopback")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|t| t.starts_with("client_keys[0].key_sha256")),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|t| t.starts_with("providers[0].base_url")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.starts_with("providers[0].keys[0].weight")),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(&"providers[0].keys[0]: env var AETHER_TEST_SURELY_UNSET_VAR is not set".to_string()),
+            "{text:?}"
+        );
+        let warn = d
+            .iter()
+            .find(|d| d.message.contains("AETHER_TEST_SURELY_UNSET_VAR"))
+            .unwrap();
+        assert_eq!(warn.severity, crate::config::Severity::Warning);
+        assert!(RuntimeConfig::compile(&file, &CircuitRegistry::default()).is_err());
+    }
+
+    #[test]
+    fn unknown_alias_target_is_an_error() {
+        let file: ConfigFile = toml::from_str(
+            r#"
+            [aliases]
+            fast = "nowhere"
+            "#,
+        )
+        .unwrap();
+        assert!(check(&file).iter().any(|d| d.path == "aliases.fast"));
+    }
+
+    #[test]
+    fn warnings_alone_still_compile() {
+        let file: ConfigFile = toml::from_str(FILE).unwrap();
+        let compiled = RuntimeConfig::compile(&file, &CircuitRegistry::default()).unwrap();
+        assert_eq!(compiled.warnings.len(), 1, "{:?}", compiled.warnings);
+        assert_eq!(compiled.warnings[0].path, "providers[1].keys[1]");
     }
 
     #[test]

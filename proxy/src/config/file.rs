@@ -2,8 +2,7 @@
 //!
 //! Every field is documented in `conf/aether.toml`. Unknown fields are rejected so a typo
 //! is an error, not a silently ignored setting. This is only the shape of the file; the
-//! checks live in [`super::validate`] and the form the request path uses in
-//! [`super::compile`].
+//! pass that checks it and builds the form the request path uses is [`super::compile`].
 
 use std::collections::BTreeMap;
 

@@ -1,29 +1,33 @@
-//! Configuration: the file model ([`file`]), its checks ([`validate`]), the runtime form
-//! the request path reads ([`compile`]) and hot reload ([`reload`]).
+//! Configuration: the file model ([`file`]), one pass that validates and compiles it into
+//! the runtime form the request path reads ([`compile`], with the sections that have no
+//! runtime form checked in [`sections`] and every problem collected in [`diagnostic`]),
+//! telemetry's inputs ([`telemetry`]) and hot reload ([`reload`]).
 //!
-//! Loading is always parse → validate → compile; a reload swaps the compiled form in
-//! atomically, so a request keeps the generation it started with.
+//! Loading is always parse → validate-and-compile → swap; a reload swaps the compiled form
+//! in atomically, so a request keeps the generation it started with.
 
 pub mod compile;
+pub mod diagnostic;
 pub mod file;
 pub mod reload;
 pub mod secret;
+pub mod sections;
+pub mod telemetry;
 pub mod upstream_url;
-pub mod validate;
 
 use std::path::Path;
 
 use thiserror::Error;
 
 pub use compile::RuntimeConfig;
+pub use diagnostic::{Diagnostic, Severity};
 pub use file::ConfigFile;
-pub use validate::{Diagnostic, Severity};
 
 use crate::circuit::CircuitRegistry;
 
 /// Why a config could not be loaded.
 #[derive(Debug, Error)]
-pub enum LoadError {
+pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -35,12 +39,9 @@ pub enum LoadError {
     /// Not valid TOML, or fields of the wrong type or unknown.
     #[error("{0}")]
     Parse(#[from] toml::de::Error),
-    /// Validation found errors; each is listed.
+    /// The config pass found errors; each is listed (warnings too, for context).
     #[error("invalid config:\n{}", list(.0))]
     Invalid(Vec<Diagnostic>),
-    /// Compilation failed.
-    #[error(transparent)]
-    Compile(#[from] compile::CompileError),
 }
 
 fn list(diagnostics: &[Diagnostic]) -> String {
@@ -63,31 +64,26 @@ pub struct Loaded {
 }
 
 /// Reads and parses a config file.
-pub fn read(path: &Path) -> Result<ConfigFile, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
         source,
     })?;
     Ok(toml::from_str(&text)?)
 }
 
-/// Validates and compiles a parsed file.
-pub fn build(file: ConfigFile, registry: &CircuitRegistry) -> Result<Loaded, LoadError> {
-    let (errors, warnings): (Vec<_>, Vec<_>) = validate::validate(&file)
-        .into_iter()
-        .partition(|d| d.severity == Severity::Error);
-    if !errors.is_empty() {
-        return Err(LoadError::Invalid(errors));
-    }
-    let runtime = RuntimeConfig::compile(&file, registry)?;
+/// Validates and compiles a parsed file, in one pass.
+pub fn build(file: ConfigFile, registry: &CircuitRegistry) -> Result<Loaded, ConfigError> {
+    let compiled = RuntimeConfig::compile(&file, registry)
+        .map_err(|all| ConfigError::Invalid(all.into_iter().filter(|d| d.severity == Severity::Error).collect()))?;
     Ok(Loaded {
         file,
-        runtime,
-        warnings,
+        runtime: compiled.runtime,
+        warnings: compiled.warnings,
     })
 }
 
 /// Reads, validates and compiles.
-pub fn load(path: &Path, registry: &CircuitRegistry) -> Result<Loaded, LoadError> {
+pub fn load(path: &Path, registry: &CircuitRegistry) -> Result<Loaded, ConfigError> {
     build(read(path)?, registry)
 }

@@ -1,6 +1,6 @@
 //! Hot reload: the live config behind an atomic pointer, replaced on file change or SIGHUP.
 //!
-//! A reload is parse → validate → compile → swap. An invalid file leaves the running
+//! A reload is parse → validate-and-compile (one pass) → swap. An invalid file leaves the running
 //! config in place and logs every problem. Requests hold an `Arc` to the generation they
 //! started with, so in-flight requests and open streams finish on it.
 
@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use super::{ConfigFile, RuntimeConfig};
+use super::RuntimeConfig;
 use crate::circuit::CircuitRegistry;
 
 /// The live config and what is needed to rebuild it.
@@ -22,9 +22,9 @@ pub struct ConfigStore {
     on_reload: OnceLock<ReloadHook>,
 }
 
-/// Called with each newly applied config file, for parts of Aether that keep their own
-/// compiled view of it (the price catalogue).
-pub struct ReloadHook(pub Box<dyn Fn(&ConfigFile) + Send + Sync>);
+/// Called with each newly applied config, for parts of Aether that keep their own copy of
+/// part of it (telemetry's prices and metric labels).
+pub struct ReloadHook(pub Box<dyn Fn(&RuntimeConfig) + Send + Sync>);
 
 impl std::fmt::Debug for ReloadHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,9 +77,10 @@ impl ConfigStore {
                 for w in &loaded.warnings {
                     tracing::warn!("config: {w}");
                 }
-                self.current.store(Arc::new(loaded.runtime));
+                let runtime = Arc::new(loaded.runtime);
+                self.current.store(runtime.clone());
                 if let Some(hook) = self.on_reload.get() {
-                    (hook.0)(&loaded.file);
+                    (hook.0)(&runtime);
                 }
                 tracing::info!(path = %path.display(), "config reloaded");
                 ReloadOutcome::Applied

@@ -11,6 +11,7 @@
 //! plugins' splices cover, which the host converts by copying their text ([`splice`]).
 //! Same-format traffic never comes here: it is relayed untouched.
 
+pub mod case;
 pub mod request;
 pub mod response;
 pub mod splice;
@@ -19,8 +20,8 @@ pub mod stream;
 use thiserror::Error;
 
 use crate::format::WireFormat;
-use crate::plugin_host::PluginError as HostError;
-use crate::plugin_host::bindings::types::PluginError as Refusal;
+use crate::plugin_host::CallError;
+use crate::plugin_host::bindings::types::PluginError;
 
 /// How a candidate's traffic is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub enum ConversionError {
         /// Where.
         step: Step,
         /// The plugin's reason.
-        refusal: Refusal,
+        refusal: PluginError,
     },
     /// The plugin itself failed (trap, deadline, memory cap, unusable output).
     #[error("{step}: {error}")]
@@ -89,7 +90,7 @@ pub enum ConversionError {
         /// Where.
         step: Step,
         /// What went wrong in the host.
-        error: HostError,
+        error: CallError,
     },
 }
 
@@ -101,20 +102,20 @@ impl ConversionError {
             self,
             ConversionError::Refused {
                 step: Step::DecodeRequest,
-                refusal: Refusal::InvalidRequest(_) | Refusal::Unsupported(_),
+                refusal: PluginError::InvalidRequest(_) | PluginError::Unsupported(_),
             }
         )
     }
 }
 
-fn refusal_message(refusal: &Refusal) -> &str {
+fn refusal_message(refusal: &PluginError) -> &str {
     match refusal {
-        Refusal::InvalidRequest(m) | Refusal::Unsupported(m) | Refusal::Internal(m) => m,
+        PluginError::InvalidRequest(m) | PluginError::Unsupported(m) | PluginError::Internal(m) => m,
     }
 }
 
 /// Unwraps a plugin call's two layers of failure into one.
-fn settle<T>(step: Step, outcome: Result<Result<T, Refusal>, HostError>) -> Result<T, ConversionError> {
+fn settle<T>(step: Step, outcome: Result<Result<T, PluginError>, CallError>) -> Result<T, ConversionError> {
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(refusal)) => Err(ConversionError::Refused { step, refusal }),
@@ -130,7 +131,7 @@ mod tests {
     fn only_a_refused_decode_is_the_clients_fault() {
         let refused = |step| ConversionError::Refused {
             step,
-            refusal: Refusal::InvalidRequest("bad".into()),
+            refusal: PluginError::InvalidRequest("bad".into()),
         };
         assert!(refused(Step::DecodeRequest).is_client_fault());
         assert!(!refused(Step::EncodeRequest).is_client_fault());

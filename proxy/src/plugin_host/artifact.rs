@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::error::LoadError;
+use super::error::PluginLoadError;
 
 /// A component's content hash, hex.
 pub fn content_hash(bytes: &[u8]) -> String {
@@ -47,7 +47,7 @@ pub fn compile(
     bytes: &[u8],
     hash: &str,
     cache_dir: Option<&Path>,
-) -> Result<(Component, Origin), LoadError> {
+) -> Result<(Component, Origin), PluginLoadError> {
     if let Some(found) = memory_cache().lock().ok().and_then(|c| c.get(hash).cloned()) {
         return Ok((found, Origin::Memory));
     }
@@ -73,7 +73,7 @@ pub fn compile(
 /// 91 MB of RSS at idle, against 41 MB when they are loaded from artifacts). Should the
 /// artifact not load (an engine setting that differs between the two), the component is
 /// compiled on `engine` itself.
-fn compile_compact(engine: &Engine, bytes: &[u8], disk_path: Option<&Path>) -> Result<Component, LoadError> {
+fn compile_compact(engine: &Engine, bytes: &[u8], disk_path: Option<&Path>) -> Result<Component, PluginLoadError> {
     let artifact = compile_apart(bytes).map_err(|e| classify(&e))?;
     // SAFETY: see the module docs: these are the bytes this process serialised a moment ago
     // from the component it compiled.
@@ -101,9 +101,9 @@ fn compile_apart(bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
     Component::new(&compiler, bytes)?.serialize()
 }
 
-fn classify(e: &wasmtime::Error) -> LoadError {
+fn classify(e: &wasmtime::Error) -> PluginLoadError {
     let text = format!("{e:#}");
-    LoadError::NotAComponent(text)
+    PluginLoadError::NotAComponent(text)
 }
 
 /// Writes an artifact atomically (temp file, then rename); a failure only costs a compile
@@ -167,7 +167,7 @@ mod tests {
         );
         assert!(matches!(
             compile(engine, b"garbage", "garbage", None),
-            Err(LoadError::NotAComponent(_))
+            Err(PluginLoadError::NotAComponent(_))
         ));
     }
 }

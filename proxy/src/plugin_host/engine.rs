@@ -16,7 +16,7 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, ResourceLimiter,
 };
 
-use super::PluginError;
+use super::CallError;
 
 /// How often the epoch advances: the granularity of the per-call CPU deadline.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
@@ -42,11 +42,11 @@ impl std::fmt::Debug for Runtime {
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 
 /// The process's runtime, built (and its epoch ticker started) on first use.
-pub fn runtime() -> Result<&'static Runtime, PluginError> {
+pub fn runtime() -> Result<&'static Runtime, CallError> {
     RUNTIME
         .get_or_init(|| build().map_err(|e| format!("{e:#}")))
         .as_ref()
-        .map_err(|e| PluginError::Engine(e.clone()))
+        .map_err(|e| CallError::Engine(e.clone()))
 }
 
 /// Set (to anything) in the environment of `aether serve` to have `perf` name the plugins'

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 /// A plugin call that did not produce a result.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
-pub enum PluginError {
+pub enum CallError {
     /// The Wasm runtime itself could not start.
     #[error("the plugin runtime could not start: {0}")]
     Engine(String),
@@ -58,24 +58,24 @@ pub enum PluginError {
     },
 }
 
-impl PluginError {
+impl CallError {
     /// A short stable name for metrics and records.
     pub fn kind(&self) -> &'static str {
         match self {
-            PluginError::Engine(_) => "plugin_engine",
-            PluginError::Deadline { .. } => "plugin_deadline",
-            PluginError::MemoryCap { .. } => "plugin_memory_cap",
-            PluginError::Trap { .. } => "plugin_trap",
-            PluginError::BadOutput { .. } => "plugin_bad_output",
-            PluginError::Instantiate { .. } => "plugin_instantiate",
-            PluginError::StreamLost { .. } => "plugin_stream_lost",
+            CallError::Engine(_) => "plugin_engine",
+            CallError::Deadline { .. } => "plugin_deadline",
+            CallError::MemoryCap { .. } => "plugin_memory_cap",
+            CallError::Trap { .. } => "plugin_trap",
+            CallError::BadOutput { .. } => "plugin_bad_output",
+            CallError::Instantiate { .. } => "plugin_instantiate",
+            CallError::StreamLost { .. } => "plugin_stream_lost",
         }
     }
 }
 
 /// Why a plugin was not loaded.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
-pub enum LoadError {
+pub enum PluginLoadError {
     /// The file could not be read.
     #[error("cannot read {path}: {reason}")]
     Read {
@@ -107,7 +107,7 @@ pub enum LoadError {
     SelfTest(String),
     /// Calling it during the checks failed.
     #[error(transparent)]
-    Call(#[from] PluginError),
+    Call(#[from] CallError),
     /// Another file in the plugin directory already provides this format.
     #[error("format {format} is already provided by {other}")]
     Duplicate {

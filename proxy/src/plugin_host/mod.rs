@@ -7,22 +7,19 @@
 //! - [`artifact`]: compile once per content hash; precompiled artifacts cached on disk.
 //! - [`plugin`]: one loaded version: warm instances for calls, shard instances holding
 //!   per-stream resources, traps contained to their call.
-//! - [`check`]: contract version, identity and self-test, before a plugin serves.
-//! - [`registry`]: the active version per format, the plugin directory, atomic swaps.
-//! - [`watch`]: the directory poller.
 //! - [`builtin`]: the four plugins embedded in the binary.
+//!
+//! Which version of each format serves, the plugin directory and the checks a plugin
+//! passes before it serves are one layer up, in [`crate::plugin_registry`]: they run
+//! conversions (the self-test), and conversion is built on this module.
 
 pub mod artifact;
 pub mod bindings;
 pub mod builtin;
-pub mod check;
 pub mod engine;
 pub mod error;
 pub mod plugin;
-pub mod registry;
 pub mod wasi;
-pub mod watch;
 
-pub use error::{LoadError, PluginError};
-pub use plugin::{CallLimits, Plugin, Source, StreamResource};
-pub use registry::{PluginSettings, Plugins, PluginsStatus, Watch};
+pub use error::{CallError, PluginLoadError};
+pub use plugin::{CONTRACT_VERSION, CallLimits, Plugin, Source, StreamResource};

@@ -13,7 +13,7 @@
 //! (chosen round-robin), not in an instance of its own: 10,000 open streams cost 10,000
 //! small guest objects, not 10,000 linear memories. A shard is locked only for the length
 //! of one call (microseconds; never across an `.await`). If a shard instance fails, it is
-//! replaced and the streams whose state it held report [`PluginError::StreamLost`]; other
+//! replaced and the streams whose state it held report [`CallError::StreamLost`]; other
 //! shards' streams carry on.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,8 +26,11 @@ use wasmtime::{Store, Trap};
 use super::bindings::types::{self, ErrorInfo, Inspection, RequestHead, SseEvent, UsageReport};
 use super::bindings::{FormatPlugin, FormatPluginPre, Guest};
 use super::engine::{EPOCH_TICK, HostState, Runtime};
-use super::error::PluginError;
+use super::error::CallError;
 use crate::format::WireFormat;
+
+/// The contract version this host speaks: the SDK's, which plugins are built against.
+pub const CONTRACT_VERSION: &str = aether_plugin_sdk::CONTRACT_VERSION;
 
 /// An instance whose linear memory grew past this is not kept for reuse.
 pub const RECYCLE_BYTES: usize = 16 << 20;
@@ -134,13 +137,13 @@ impl std::fmt::Debug for Plugin {
 }
 
 /// What [`Plugin::prepare`] needs to know about a component.
-pub struct Prepared {
+pub struct LinkedPlugin {
     pre: FormatPluginPre<HostState>,
     runtime: &'static Runtime,
     limits: CallLimits,
 }
 
-impl Prepared {
+impl LinkedPlugin {
     /// Links a compiled component; fails when it does not export the contract or imports
     /// something the host does not provide.
     pub fn new(
@@ -157,14 +160,14 @@ impl Prepared {
         let pre = FormatPluginPre::new(pre).map_err(|e| {
             format!(
                 "{e:#} (a plugin must export aether:plugin/format@{}; was it built against another contract version?)",
-                super::check::CONTRACT_VERSION
+                CONTRACT_VERSION
             )
         })?;
-        Ok(Prepared { pre, runtime, limits })
+        Ok(LinkedPlugin { pre, runtime, limits })
     }
 
     /// Calls `identity` on a fresh instance.
-    pub fn identity(&self) -> Result<types::PluginIdentity, PluginError> {
+    pub fn identity(&self) -> Result<types::PluginIdentity, CallError> {
         let mut warm = instantiate(&self.pre, self.runtime, &self.limits, "plugin")?;
         warm.store.set_epoch_deadline(self.limits.deadline_ticks());
         warm.bindings
@@ -216,18 +219,18 @@ fn instantiate(
     runtime: &'static Runtime,
     limits: &CallLimits,
     label: &str,
-) -> Result<Warm, PluginError> {
+) -> Result<Warm, CallError> {
     let mut store = Store::new(&runtime.engine, HostState::new(limits.memory_bytes));
     store.limiter(|state| state);
     store.set_epoch_deadline(limits.deadline_ticks());
     let bindings = pre.instantiate(&mut store).map_err(|e| {
         if store.data().hit_memory_cap {
-            PluginError::MemoryCap {
+            CallError::MemoryCap {
                 plugin: label.to_owned(),
                 mb: limits.memory_bytes >> 20,
             }
         } else {
-            PluginError::Instantiate {
+            CallError::Instantiate {
                 plugin: label.to_owned(),
                 reason: format!("{e:#}"),
             }
@@ -237,21 +240,21 @@ fn instantiate(
 }
 
 /// Turns a wasmtime error into the failure it was.
-fn failure(label: &str, limits: &CallLimits, e: wasmtime::Error, state: &HostState) -> PluginError {
+fn failure(label: &str, limits: &CallLimits, e: wasmtime::Error, state: &HostState) -> CallError {
     let plugin = label.to_owned();
     if state.hit_memory_cap {
-        return PluginError::MemoryCap {
+        return CallError::MemoryCap {
             plugin,
             mb: limits.memory_bytes >> 20,
         };
     }
     if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return PluginError::Deadline {
+        return CallError::Deadline {
             plugin,
             ms: limits.timeout_ms,
         };
     }
-    PluginError::Trap {
+    CallError::Trap {
         plugin,
         reason: super::wasi::trap_reason(&e),
     }
@@ -259,7 +262,7 @@ fn failure(label: &str, limits: &CallLimits, e: wasmtime::Error, state: &HostSta
 
 impl Plugin {
     /// Runs `f` on a warm instance, with the deadline armed; see the module docs.
-    fn call<R>(&self, f: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<R>) -> Result<R, PluginError> {
+    fn call<R>(&self, f: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<R>) -> Result<R, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let popped = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut warm = match popped {
@@ -283,7 +286,7 @@ impl Plugin {
     }
 
     /// Counts and logs a failure; the plugin name and reason go to the log, once per failure.
-    fn failed(&self, e: PluginError) -> PluginError {
+    fn failed(&self, e: CallError) -> CallError {
         self.stats.failures.fetch_add(1, Ordering::Relaxed);
         let streak = self.stats.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
         if let Ok(mut last) = self.stats.last_failure.lock() {
@@ -293,8 +296,8 @@ impl Plugin {
         e
     }
 
-    fn bad_output(&self, reason: String) -> PluginError {
-        self.failed(PluginError::BadOutput {
+    fn bad_output(&self, reason: String) -> CallError {
+        self.failed(CallError::BadOutput {
             plugin: self.label.clone(),
             reason,
         })
@@ -305,7 +308,7 @@ impl Plugin {
         &self,
         head: &RequestHead,
         body: &[u8],
-    ) -> Result<Result<Inspection, types::PluginError>, PluginError> {
+    ) -> Result<Result<Inspection, types::PluginError>, CallError> {
         let out = self.call(|g, s| g.call_inspect(s, head, body))?;
         if let Ok(i) = &out {
             if i.model.as_ref().is_some_and(|m| m.len() > MAX_MODEL_BYTES) {
@@ -321,23 +324,23 @@ impl Plugin {
     }
 
     /// `usage-from-body`.
-    pub fn usage_from_body(&self, body: &[u8]) -> Result<UsageReport, PluginError> {
+    pub fn usage_from_body(&self, body: &[u8]) -> Result<UsageReport, CallError> {
         self.call(|g, s| g.call_usage_from_body(s, body))
     }
 
     /// `error-body`.
-    pub fn error_body(&self, info: &ErrorInfo) -> Result<Vec<u8>, PluginError> {
+    pub fn error_body(&self, info: &ErrorInfo) -> Result<Vec<u8>, CallError> {
         let body = self.call(|g, s| g.call_error_body(s, info))?;
         self.bounded(body)
     }
 
     /// `stream-error-event`.
-    pub fn stream_error_event(&self, info: &ErrorInfo) -> Result<Vec<u8>, PluginError> {
+    pub fn stream_error_event(&self, info: &ErrorInfo) -> Result<Vec<u8>, CallError> {
         let event = self.call(|g, s| g.call_stream_error_event(s, info))?;
         self.bounded(event)
     }
 
-    fn bounded(&self, bytes: Vec<u8>) -> Result<Vec<u8>, PluginError> {
+    fn bounded(&self, bytes: Vec<u8>) -> Result<Vec<u8>, CallError> {
         if bytes.len() > MAX_ERROR_BYTES {
             return Err(self.bad_output(format!("an error body over {MAX_ERROR_BYTES} bytes")));
         }
@@ -345,7 +348,7 @@ impl Plugin {
     }
 
     /// `decode-error`: an upstream error response of this format as error info.
-    pub fn decode_error(&self, status: u16, body: &[u8]) -> Result<ErrorInfo, PluginError> {
+    pub fn decode_error(&self, status: u16, body: &[u8]) -> Result<ErrorInfo, CallError> {
         self.call(|g, s| g.call_decode_error(s, status, body))
     }
 
@@ -354,7 +357,7 @@ impl Plugin {
         &self,
         head: &RequestHead,
         body: &[u8],
-    ) -> Result<Result<types::ChatRequest, types::PluginError>, PluginError> {
+    ) -> Result<Result<types::ChatRequest, types::PluginError>, CallError> {
         self.call(|g, s| g.call_decode_request(s, head, body))
     }
 
@@ -362,12 +365,12 @@ impl Plugin {
     pub fn encode_request(
         &self,
         request: &types::ChatRequest,
-    ) -> Result<Result<types::EncodedRequest, types::PluginError>, PluginError> {
+    ) -> Result<Result<types::EncodedRequest, types::PluginError>, CallError> {
         self.call(|g, s| g.call_encode_request(s, request))
     }
 
     /// `decode-response`.
-    pub fn decode_response(&self, body: &[u8]) -> Result<Result<types::ChatResponse, types::PluginError>, PluginError> {
+    pub fn decode_response(&self, body: &[u8]) -> Result<Result<types::ChatResponse, types::PluginError>, CallError> {
         self.call(|g, s| g.call_decode_response(s, body))
     }
 
@@ -375,19 +378,19 @@ impl Plugin {
     pub fn encode_response(
         &self,
         response: &types::ChatResponse,
-    ) -> Result<Result<Vec<u8>, types::PluginError>, PluginError> {
+    ) -> Result<Result<Vec<u8>, types::PluginError>, CallError> {
         self.call(|g, s| g.call_encode_response(s, response))
     }
 
     /// `self-test`: the plugin's corpus.
-    pub fn self_test_cases(&self) -> Result<Vec<types::TestCase>, PluginError> {
+    pub fn self_test_cases(&self) -> Result<Vec<types::TestCase>, CallError> {
         self.call(|g, s| g.call_self_test(s))
     }
 
     /// Makes a fresh instance from the `InstancePre` and drops it: what a call costs when
     /// no warm instance is idle (for the benchmarks).
     #[doc(hidden)]
-    pub fn instantiate_fresh(&self) -> Result<(), PluginError> {
+    pub fn instantiate_fresh(&self) -> Result<(), CallError> {
         instantiate(&self.pre, self.runtime, &self.limits, &self.label).map(drop)
     }
 
@@ -400,7 +403,7 @@ impl Plugin {
     fn open(
         self: &Arc<Self>,
         make: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<ResourceAny>,
-    ) -> Result<StreamResource, PluginError> {
+    ) -> Result<StreamResource, CallError> {
         let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % self.shards.len();
         let (handle, generation) = self.on_shard(shard, None, |g, s| make(g, s))?;
         Ok(StreamResource {
@@ -412,15 +415,15 @@ impl Plugin {
     }
 
     /// Runs `f` on shard `index`'s instance (made on demand). With `expect`, fails with
-    /// [`PluginError::StreamLost`] when the shard was replaced since that generation.
+    /// [`CallError::StreamLost`] when the shard was replaced since that generation.
     fn on_shard<R>(
         &self,
         index: usize,
         expect: Option<u64>,
         f: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<(R, u64), PluginError> {
+    ) -> Result<(R, u64), CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let lost = || PluginError::StreamLost {
+        let lost = || CallError::StreamLost {
             plugin: self.label.clone(),
         };
         let Some(slot) = self.shards.get(index) else {
@@ -451,17 +454,17 @@ impl Plugin {
     }
 
     /// A usage tap for one stream of this format.
-    pub fn open_usage_tap(self: &Arc<Self>) -> Result<StreamResource, PluginError> {
+    pub fn open_usage_tap(self: &Arc<Self>) -> Result<StreamResource, CallError> {
         self.open(|g, s| g.usage_tap().call_constructor(s))
     }
 
     /// A stream decoder for one upstream stream of this format.
-    pub fn open_stream_decoder(self: &Arc<Self>) -> Result<StreamResource, PluginError> {
+    pub fn open_stream_decoder(self: &Arc<Self>) -> Result<StreamResource, CallError> {
         self.open(|g, s| g.stream_decoder().call_constructor(s))
     }
 
     /// A stream encoder for one client stream of this format.
-    pub fn open_stream_encoder(self: &Arc<Self>, model: &str) -> Result<StreamResource, PluginError> {
+    pub fn open_stream_encoder(self: &Arc<Self>, model: &str) -> Result<StreamResource, CallError> {
         self.open(|g, s| g.stream_encoder().call_constructor(s, model))
     }
 }
@@ -494,8 +497,8 @@ impl StreamResource {
     fn with<R>(
         &self,
         f: impl FnOnce(&Guest, &mut Store<HostState>, ResourceAny) -> wasmtime::Result<R>,
-    ) -> Result<R, PluginError> {
-        let handle = self.handle.ok_or_else(|| PluginError::StreamLost {
+    ) -> Result<R, CallError> {
+        let handle = self.handle.ok_or_else(|| CallError::StreamLost {
             plugin: self.plugin.label.clone(),
         })?;
         self.plugin
@@ -504,12 +507,12 @@ impl StreamResource {
     }
 
     /// Usage tap: feeds events.
-    pub fn tap_push(&self, events: &[SseEvent]) -> Result<(), PluginError> {
+    pub fn tap_push(&self, events: &[SseEvent]) -> Result<(), CallError> {
         self.with(|g, s, h| g.usage_tap().call_push(s, h, events))
     }
 
     /// Usage tap: feeds events and reads the report, under one lock of the shard.
-    pub fn tap_push_and_report(&self, events: &[SseEvent]) -> Result<UsageReport, PluginError> {
+    pub fn tap_push_and_report(&self, events: &[SseEvent]) -> Result<UsageReport, CallError> {
         self.with(|g, s, h| {
             g.usage_tap().call_push(&mut *s, h, events)?;
             g.usage_tap().call_report(s, h)
@@ -517,17 +520,17 @@ impl StreamResource {
     }
 
     /// Usage tap: the report so far.
-    pub fn tap_report(&self) -> Result<UsageReport, PluginError> {
+    pub fn tap_report(&self) -> Result<UsageReport, CallError> {
         self.with(|g, s, h| g.usage_tap().call_report(s, h))
     }
 
     /// Stream decoder: one upstream event, and the decoder's splice for events like it.
-    pub fn decode_push(&self, event: &SseEvent) -> Result<Result<types::Decoded, types::PluginError>, PluginError> {
+    pub fn decode_push(&self, event: &SseEvent) -> Result<Result<types::Decoded, types::PluginError>, CallError> {
         self.with(|g, s, h| g.stream_decoder().call_push(s, h, event))
     }
 
     /// Stream decoder: the upstream ended.
-    pub fn decode_finish(&self) -> Result<Result<Vec<types::StreamEvent>, types::PluginError>, PluginError> {
+    pub fn decode_finish(&self) -> Result<Result<Vec<types::StreamEvent>, types::PluginError>, CallError> {
         self.with(|g, s, h| g.stream_decoder().call_finish(s, h))
     }
 
@@ -538,12 +541,12 @@ impl StreamResource {
         events: &[types::StreamEvent],
         splice_for: Option<types::SpliceKey>,
         spliced: Option<&types::SplicedRun>,
-    ) -> Result<Result<types::Encoded, types::PluginError>, PluginError> {
+    ) -> Result<Result<types::Encoded, types::PluginError>, CallError> {
         self.with(|g, s, h| g.stream_encoder().call_push(s, h, events, splice_for, spliced))
     }
 
     /// Stream encoder: the closing bytes.
-    pub fn encode_finish(&self) -> Result<Result<Vec<u8>, types::PluginError>, PluginError> {
+    pub fn encode_finish(&self) -> Result<Result<Vec<u8>, types::PluginError>, CallError> {
         self.with(|g, s, h| g.stream_encoder().call_finish(s, h))
     }
 }

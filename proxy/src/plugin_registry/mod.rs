@@ -7,6 +7,12 @@
 //! and only then swapped in. A file that fails leaves whatever served its format before.
 //! Removing a file brings back the built-in plugin. Requests and streams hold the `Arc` of
 //! the version they started with, so they finish on it whatever is swapped in meanwhile.
+//!
+//! - [`check`]: contract version, identity and self-test, before a plugin serves.
+//! - [`watch`]: the directory poller.
+
+pub mod check;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,13 +22,13 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use super::artifact::{self, Origin};
-use super::builtin::BUILTIN;
-use super::check;
-use super::engine::{self, Runtime};
-use super::error::LoadError;
-use super::plugin::{CallLimits, Plugin, Prepared, Source};
+use crate::plugin_host::artifact::{self, Origin};
+use crate::plugin_host::builtin::BUILTIN;
+
 use crate::format::{ALL_FORMATS, WireFormat};
+use crate::plugin_host::engine::{self, Runtime};
+use crate::plugin_host::error::PluginLoadError;
+use crate::plugin_host::plugin::{CallLimits, LinkedPlugin, Plugin, Source};
 
 /// The `[plugins]` settings, compiled.
 #[derive(Debug, Clone)]
@@ -94,7 +100,18 @@ struct FileState {
     /// The last version of this file that passed every check.
     good: Option<Arc<Plugin>>,
     /// Why the latest content of the file was refused, if it was.
-    error: Option<LoadError>,
+    error: Option<PluginLoadError>,
+}
+
+/// The plugin of every format that one request uses from start to finish.
+#[derive(Debug, Clone)]
+pub struct PluginSnapshot([Arc<Plugin>; 4]);
+
+impl PluginSnapshot {
+    /// The plugin for `format`.
+    pub fn get(&self, format: WireFormat) -> &Arc<Plugin> {
+        &self.0[slot(format)]
+    }
 }
 
 /// The active plugins.
@@ -125,13 +142,13 @@ fn slot(format: WireFormat) -> usize {
 
 impl Plugins {
     /// Loads the built-in plugins and scans the plugin directory.
-    pub fn load(settings: PluginSettings) -> Result<Arc<Self>, LoadError> {
+    pub fn load(settings: PluginSettings) -> Result<Arc<Self>, PluginLoadError> {
         let runtime = engine::runtime()?;
         let mut builtin = Vec::with_capacity(4);
         for (format, bytes) in BUILTIN {
             let plugin = load_bytes(runtime, &settings, bytes, Source::Builtin)?;
             if plugin.format != format {
-                return Err(LoadError::Identity(format!(
+                return Err(PluginLoadError::Identity(format!(
                     "the built-in {format} plugin says it is {}",
                     plugin.format
                 )));
@@ -140,7 +157,7 @@ impl Plugins {
         }
         let builtin: [Arc<Plugin>; 4] = builtin
             .try_into()
-            .map_err(|_| LoadError::Identity("four built-in plugins".into()))?;
+            .map_err(|_| PluginLoadError::Identity("four built-in plugins".into()))?;
         let plugins = Arc::new(Plugins {
             active: builtin.clone().map(ArcSwap::new),
             builtin,
@@ -155,6 +172,13 @@ impl Plugins {
     /// The active plugin for `format`.
     pub fn get(&self, format: WireFormat) -> Arc<Plugin> {
         self.active[slot(format)].load_full()
+    }
+
+    /// The active plugin of every format, taken together: a request takes one snapshot when
+    /// it starts and uses it to the end, so a swap never gives one request two versions
+    /// of a plugin (decoding with one and encoding with another).
+    pub fn snapshot(&self) -> PluginSnapshot {
+        PluginSnapshot(std::array::from_fn(|i| self.active[i].load_full()))
     }
 
     /// The settings they were loaded with.
@@ -193,7 +217,7 @@ impl Plugins {
                     fingerprint,
                     hash: String::new(),
                     good,
-                    error: Some(LoadError::Read {
+                    error: Some(PluginLoadError::Read {
                         path: path.display().to_string(),
                         reason: e.to_string(),
                     }),
@@ -232,7 +256,7 @@ impl Plugins {
             match &chosen[slot(good.format)] {
                 None => chosen[slot(good.format)] = Some((path.clone(), Arc::clone(good))),
                 Some((other, _)) => {
-                    state.error = Some(LoadError::Duplicate {
+                    state.error = Some(PluginLoadError::Duplicate {
                         format: good.format.to_string(),
                         other: other.display().to_string(),
                     });
@@ -310,11 +334,11 @@ fn load_bytes(
     settings: &PluginSettings,
     bytes: &[u8],
     source: Source,
-) -> Result<Arc<Plugin>, LoadError> {
+) -> Result<Arc<Plugin>, PluginLoadError> {
     let hash = artifact::content_hash(bytes);
     let started = std::time::Instant::now();
     let (component, origin) = artifact::compile(&runtime.engine, bytes, &hash, settings.cache_dir.as_deref())?;
-    let prepared = Prepared::new(runtime, &component, settings.limits).map_err(LoadError::Contract)?;
+    let prepared = LinkedPlugin::new(runtime, &component, settings.limits).map_err(PluginLoadError::Contract)?;
     let identity = prepared.identity()?;
     let format = check::identity(&identity)?;
     let plugin = Arc::new(prepared.into_plugin(format, &identity, hash, source));

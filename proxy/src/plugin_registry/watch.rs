@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::registry::{Plugins, Watch};
+use super::{Plugins, Watch};
 
 /// Polls the plugin directory until the process ends. Returns at once when the directory is
 /// not set or watching is off.

@@ -15,7 +15,6 @@ use arc_swap::ArcSwap;
 
 use super::money::NanoUsd;
 use super::record::{Status, UsageRecord};
-use crate::config::ConfigFile;
 
 /// Histogram bucket upper bounds, in milliseconds.
 const BUCKETS_MS: [u64; 14] = [
@@ -40,15 +39,12 @@ pub struct Labels {
 }
 
 impl Labels {
-    /// The configured models (client-facing names and aliases) and providers of a config.
-    pub fn from_config(file: &ConfigFile) -> Labels {
-        let mut labels = Labels::default();
-        for p in &file.providers {
-            labels.providers.insert(p.name.clone());
-            labels.models.extend(p.models.keys().filter(|m| *m != "*").cloned());
+    /// The allowed values: configured client-facing models (and aliases) and providers.
+    pub fn new(models: impl IntoIterator<Item = String>, providers: impl IntoIterator<Item = String>) -> Labels {
+        Labels {
+            models: models.into_iter().collect(),
+            providers: providers.into_iter().collect(),
         }
-        labels.models.extend(file.aliases.keys().cloned());
-        labels
     }
 
     fn model<'a>(&self, m: Option<&'a str>) -> &'a str {
@@ -418,17 +414,7 @@ mod tests {
 
     #[test]
     fn renders_bounded_labels() {
-        let file: ConfigFile = toml::from_str(
-            r#"
-            [[providers]]
-            name = "anthropic"
-            format = "claude"
-            base_url = "http://127.0.0.1:1"
-            models = { "claude-sonnet-4-5" = "claude-sonnet-4-5" }
-            "#,
-        )
-        .unwrap();
-        let m = Metrics::new(Labels::from_config(&file));
+        let m = Metrics::new(Labels::new(["claude-sonnet-4-5".to_owned()], ["anthropic".to_owned()]));
         let mut r = UsageRecord::pending("a", WireFormat::Claude, std::time::SystemTime::now());
         r.requested_model = Some("claude-sonnet-4-5".into());
         r.provider = Some("anthropic".into());

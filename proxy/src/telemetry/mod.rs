@@ -13,9 +13,9 @@
 //! the spill file); [`retention`] deletes old records in small batches; [`migrate`] keeps
 //! the schema; [`query`] reads usage back for `aether usage` and the admin API.
 
+pub mod background;
 pub mod batch;
 pub mod bodies;
-pub mod cli;
 pub mod clock;
 pub mod metrics;
 pub mod migrate;
@@ -24,7 +24,6 @@ pub mod pricing;
 pub mod query;
 pub mod record;
 pub mod retention;
-pub mod service;
 pub mod settings;
 pub mod store;
 pub mod usage;
@@ -47,8 +46,21 @@ pub use store::{Store, StoreError};
 pub use usage::UsageTap;
 pub use writer::Writer;
 
-use crate::config::ConfigFile;
 use writer::Msg;
+
+/// What telemetry is built from: its own `[telemetry]` section, the pricing (the `[pricing]`
+/// section with the provider keys' multipliers) and the label values its metrics allow.
+/// The config module compiles these from the file (`config::telemetry_inputs`); telemetry
+/// never reads the whole file.
+#[derive(Debug)]
+pub struct TelemetryInputs {
+    /// `[telemetry]`.
+    pub settings: TelemetrySection,
+    /// Prices and multipliers.
+    pub pricing: Arc<Pricing>,
+    /// The configured models and providers, the only label values metrics use.
+    pub labels: Labels,
+}
 
 /// Why telemetry could not start or answer.
 #[derive(Debug, Error)]
@@ -145,16 +157,19 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Builds the hook from a config file, and the [`Writer`] that must be run (on a runtime
-    /// that lives as long as the gateway, e.g. by [`service::TelemetryService`]) for records
+    /// Builds the hook from its inputs, and the [`Writer`] that must be run (on a runtime
+    /// that lives as long as the gateway, e.g. by [`background::TelemetryService`]) for records
     /// to be written. Needs no runtime; opens nothing yet.
-    pub fn new(file: &ConfigFile) -> Result<(Telemetry, Writer), TelemetryError> {
-        let settings = file.telemetry.clone();
+    pub fn new(inputs: TelemetryInputs) -> Result<(Telemetry, Writer), TelemetryError> {
+        let TelemetryInputs {
+            settings,
+            pricing,
+            labels,
+        } = inputs;
         if let Some((field, message)) = settings.problems().into_iter().next() {
             return Err(TelemetryError::Invalid { field, message });
         }
-        let pricing = Pricing::from_config(file)?;
-        let metrics = Arc::new(Metrics::new(Labels::from_config(file)));
+        let metrics = Arc::new(Metrics::new(labels));
         let (tx, rx) = mpsc::channel(settings.queue_capacity);
         let store = Arc::new(OnceLock::new());
         let writer = Writer::new(rx, settings.clone(), metrics.clone(), store.clone());
@@ -163,7 +178,7 @@ impl Telemetry {
                 tx,
                 capacity: settings.queue_capacity,
                 settings,
-                pricing: ArcSwap::from_pointee(pricing),
+                pricing: ArcSwap::new(pricing),
                 metrics,
                 store,
                 closed: AtomicBool::new(false),
@@ -176,8 +191,8 @@ impl Telemetry {
     /// Builds the hook, spawns its writer on the current runtime, and waits until the store
     /// is open, migrated and recovered. An unreachable database is not an error (records
     /// are held, retried and spilled); a bad URL or a failing migration is.
-    pub async fn start(file: &ConfigFile) -> Result<Telemetry, TelemetryError> {
-        let (telemetry, writer) = Telemetry::new(file)?;
+    pub async fn start(inputs: TelemetryInputs) -> Result<Telemetry, TelemetryError> {
+        let (telemetry, writer) = Telemetry::new(inputs)?;
         let (ready_tx, ready_rx) = oneshot::channel();
         tokio::spawn(writer.run(Some(ready_tx)));
         match ready_rx.await {
@@ -268,11 +283,9 @@ impl Telemetry {
 
     /// Applies a reloaded config's prices, multipliers and metric labels (the sink settings
     /// need a restart).
-    pub fn reconfigure(&self, file: &ConfigFile) -> Result<(), PricingError> {
-        let pricing = Pricing::from_config(file)?;
-        self.inner.pricing.store(Arc::new(pricing));
-        self.inner.metrics.set_labels(Labels::from_config(file));
-        Ok(())
+    pub fn reconfigure(&self, pricing: Arc<Pricing>, labels: Labels) {
+        self.inner.pricing.store(pricing);
+        self.inner.metrics.set_labels(labels);
     }
 
     /// The current pricing (for the request path to price a record itself).

@@ -31,7 +31,6 @@ use thiserror::Error;
 
 use super::money::{Multiplier, NanoUsd, PricePerMTok};
 use super::record::{Cost, Status, UnitPrices, Usage, UsageRecord};
-use crate::config::ConfigFile;
 
 /// The shipped catalogue, built in.
 pub const BUILTIN_CATALOGUE: &str = include_str!("../../../conf/prices.toml");
@@ -180,10 +179,13 @@ pub struct Pricing {
 }
 
 impl Pricing {
-    /// Builds the pricing of a config file: the built-in (or configured) catalogue, the
-    /// config's own entries over it, and each provider key's `cost_multiplier`.
-    pub fn from_config(file: &ConfigFile) -> Result<Pricing, PricingError> {
-        let section = &file.pricing;
+    /// Builds the pricing from the `[pricing]` section: the built-in (or configured)
+    /// catalogue, the section's own entries over it, and the provider keys' cost multipliers
+    /// (which the config compiles, keyed by provider and key name).
+    pub fn new(
+        section: &PricingSection,
+        multipliers: HashMap<(String, String), Multiplier>,
+    ) -> Result<Pricing, PricingError> {
         let catalogue: CatalogueFile = match &section.catalogue {
             Some(path) => {
                 let text = std::fs::read_to_string(Path::new(path)).map_err(|source| PricingError::Read {
@@ -210,19 +212,7 @@ impl Pricing {
         for (name, entry) in &section.models {
             pricing.add(&format!("pricing.models.{name}"), name, entry)?;
         }
-        for (i, p) in file.providers.iter().enumerate() {
-            for (k, key) in p.keys.iter().enumerate() {
-                if let Some(m) = key.cost_multiplier {
-                    let multiplier = Multiplier::from_f64(m).ok_or_else(|| PricingError::Invalid {
-                        path: format!("providers[{i}].keys[{k}].cost_multiplier"),
-                        message: "must be a number from 0 to 1000".into(),
-                    })?;
-                    pricing
-                        .multipliers
-                        .insert((p.name.clone(), key.name.clone()), multiplier);
-                }
-            }
-        }
+        pricing.multipliers = multipliers;
         Ok(pricing)
     }
 
@@ -427,7 +417,7 @@ mod tests {
     }
 
     fn builtin() -> Pricing {
-        Pricing::from_config(&ConfigFile::default()).unwrap()
+        Pricing::new(&PricingSection::default(), HashMap::new()).unwrap()
     }
 
     #[test]
@@ -554,23 +544,16 @@ mod tests {
 
     #[test]
     fn records_are_priced_by_upstream_model_with_key_multiplier() {
-        let file: ConfigFile = toml::from_str(
+        let section: PricingSection = toml::from_str(
             r#"
-            [[providers]]
-            name = "a"
-            format = "claude"
-            base_url = "http://127.0.0.1:1"
-            [[providers.keys]]
-            name = "k"
-            api_key = "env:NOPE"
-            cost_multiplier = 0.5
-            [pricing.models."house-model"]
+            [models."house-model"]
             input = 1.0
             output = 2.0
             "#,
         )
         .unwrap();
-        let p = Pricing::from_config(&file).unwrap();
+        let multipliers = HashMap::from([(("a".into(), "k".into()), Multiplier::from_f64(0.5).unwrap())]);
+        let p = Pricing::new(&section, multipliers).unwrap();
         let mut r = UsageRecord::pending("r", crate::format::WireFormat::Claude, std::time::SystemTime::now());
         r.requested_model = Some("sonnet".into());
         r.upstream_model = Some("house-model".into());

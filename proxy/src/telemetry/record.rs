@@ -16,9 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::{self, UnixMillis};
 use super::money::{Multiplier, NanoUsd, PricePerMTok};
-use crate::failover::{AttemptOutcome, AttemptRecord};
 use crate::format::WireFormat;
-use crate::upstream::FailureKind;
 
 /// Where a request is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -236,31 +234,6 @@ pub struct AttemptTrace {
     pub latency_ms: u64,
 }
 
-impl From<&AttemptRecord> for AttemptTrace {
-    fn from(a: &AttemptRecord) -> Self {
-        let (outcome, status) = match &a.outcome {
-            AttemptOutcome::Relayed(s) => ("relayed", Some(*s)),
-            AttemptOutcome::Failed(kind) => match kind {
-                FailureKind::Resolve => ("resolve", None),
-                FailureKind::Connect => ("connect", None),
-                FailureKind::ConnectTimeout => ("connect_timeout", None),
-                FailureKind::FirstByteTimeout => ("first_byte_timeout", None),
-                FailureKind::Status(s) => ("status", Some(*s)),
-                FailureKind::StreamError => ("stream_error", Some(200)),
-                FailureKind::Conversion => ("conversion", None),
-            },
-        };
-        AttemptTrace {
-            provider: a.provider.clone(),
-            key: a.key.clone(),
-            upstream_model: a.upstream_model.clone(),
-            outcome: outcome.to_owned(),
-            status,
-            latency_ms: u64::try_from(a.latency.as_millis()).unwrap_or(u64::MAX),
-        }
-    }
-}
-
 /// Request and response bodies, truncated and with secrets redacted; only kept when
 /// `[telemetry] store_bodies = "truncated"` (see [`super::bodies`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -385,19 +358,6 @@ mod tests {
         for e in [ResponseEnd::NoResponse, ResponseEnd::Complete, ResponseEnd::CutShort] {
             assert_eq!(ResponseEnd::parse(e.as_str()), e);
         }
-    }
-
-    #[test]
-    fn attempts_convert() {
-        let a = AttemptRecord {
-            provider: "p".into(),
-            key: "k".into(),
-            upstream_model: "m".into(),
-            outcome: AttemptOutcome::Failed(FailureKind::Status(429)),
-            latency: std::time::Duration::from_millis(12),
-        };
-        let t = AttemptTrace::from(&a);
-        assert_eq!((t.outcome.as_str(), t.status, t.latency_ms), ("status", Some(429), 12));
     }
 
     #[test]

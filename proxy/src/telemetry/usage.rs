@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::record::Usage;
 use crate::plugin_host::bindings::types::{SseEvent, Usage as WitUsage, UsageReport};
-use crate::plugin_host::{Plugin, PluginError, StreamResource};
+use crate::plugin_host::{CallError, Plugin, StreamResource};
 use crate::sse;
 
 /// Watches one response for usage.
@@ -29,7 +29,7 @@ pub struct UsageTap {
     stream: Option<StreamResource>,
     /// What the plugin reported (or a decoded body held).
     tapped: Option<UsageReport>,
-    failure: Option<PluginError>,
+    failure: Option<CallError>,
     /// Events offered and not yet shown to the plugin (those of the current block).
     pending: Vec<SseEvent>,
     /// Usage a stream converter's decoder reported, under what the tap reads itself.
@@ -140,7 +140,7 @@ impl UsageTap {
         }
     }
 
-    fn push(&mut self, events: &[SseEvent]) -> Result<UsageReport, PluginError> {
+    fn push(&mut self, events: &[SseEvent]) -> Result<UsageReport, CallError> {
         let stream = match &mut self.stream {
             Some(stream) => stream,
             empty @ None => empty.insert(self.plugin.open_usage_tap()?),
@@ -200,7 +200,7 @@ impl UsageTap {
     }
 
     /// Why the plugin could not read the usage, if it failed.
-    pub fn failure(&self) -> Option<&PluginError> {
+    pub fn failure(&self) -> Option<&CallError> {
         self.failure.as_ref()
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use aether::circuit::CircuitRegistry;
 use aether::config::{self, reload::ConfigStore};
-use aether::plugin_host::{PluginSettings, Plugins};
+use aether::plugin_registry::{PluginSettings, Plugins};
 use aether::service::Gateway;
 use aether::telemetry::Telemetry;
 use aether_mock::{MockConfig, MockServer};
@@ -89,7 +89,9 @@ pub async fn start_gateway(toml: &str) -> TestGateway {
     std::fs::write(&path, with_test_telemetry(toml, &dir)).unwrap();
     let registry = Arc::new(CircuitRegistry::default());
     let loaded = config::load(&path, &registry).unwrap_or_else(|e| panic!("test config invalid: {e}"));
-    let telemetry = Telemetry::start(&loaded.file).await.unwrap();
+    let telemetry = Telemetry::start(aether::config::telemetry::telemetry_inputs(&loaded.file).unwrap())
+        .await
+        .unwrap();
     let store = Arc::new(ConfigStore::new(loaded.runtime, registry, Some(path)));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -99,7 +101,7 @@ pub async fn start_gateway(toml: &str) -> TestGateway {
         .await
         .unwrap()
         .unwrap_or_else(|e| panic!("plugins did not load: {e}"));
-    tokio::spawn(aether::plugin_host::watch::watch(plugins.clone()));
+    tokio::spawn(aether::plugin_registry::watch::watch(plugins.clone()));
     let gateway = Gateway::new(store.clone(), telemetry.clone(), plugins.clone());
     tokio::spawn(aether::listener::serve(listener, Arc::new(gateway), stopped));
     TestGateway {
