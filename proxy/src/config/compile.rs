@@ -341,6 +341,7 @@ fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
 }
 
 /// FNV-1a, a small stable hash (stable across processes and versions, unlike `DefaultHasher`).
+/// Three lines by hand rather than the `fnv` crate, which would add a dependency for them.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
