@@ -9,12 +9,17 @@ use std::time::Instant;
 use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::registry::Registry;
 use serde_json::json;
 
 use crate::config::compile::RuntimeConfig;
 use crate::config::reload::ConfigStore;
-use crate::plugin_registry::Plugins;
-use crate::telemetry::{SummaryQuery, Telemetry, clock};
+use crate::plugin_registry::{ActiveStatus, Plugins};
+use crate::telemetry::{SummaryQuery, Telemetry, clock, metrics};
 
 /// The admin application.
 #[derive(Debug)]
@@ -22,6 +27,8 @@ pub struct Admin {
     store: Arc<ConfigStore>,
     telemetry: Option<Telemetry>,
     plugins: Option<Arc<Plugins>>,
+    /// The plugins' metrics, appended to the telemetry's on `GET /metrics`.
+    plugin_metrics: Option<Registry>,
 }
 
 impl Admin {
@@ -31,6 +38,7 @@ impl Admin {
             store,
             telemetry: None,
             plugins: None,
+            plugin_metrics: None,
         }
     }
 
@@ -43,6 +51,9 @@ impl Admin {
     /// Serves the plugin listing (`GET /admin/plugins`); `POST /admin/reload` also rescans
     /// the plugin directory.
     pub fn with_plugins(mut self, plugins: Arc<Plugins>) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(PluginMetrics(plugins.clone())));
+        self.plugin_metrics = Some(registry);
         self.plugins = Some(plugins);
         self
     }
@@ -112,25 +123,35 @@ pub fn providers_view(config: &RuntimeConfig) -> serde_json::Value {
     json!({ "providers": providers })
 }
 
-/// Plugin calls and failures per active plugin, in Prometheus text format.
-fn plugin_metrics(status: &crate::plugin_registry::PluginsStatus) -> String {
-    let mut out = String::from(
-        "# HELP aether_plugin_calls_total Calls into the active format plugins.\n# TYPE aether_plugin_calls_total counter\n",
-    );
-    for p in &status.active {
-        out.push_str(&format!(
-            "aether_plugin_calls_total{{format=\"{}\",version=\"{}\"}} {}\n",
-            p.format, p.version, p.calls
-        ));
+/// Plugin calls and failures per active plugin, read from the plugin host at each scrape.
+/// The labels are the format (one of four) and the active plugin's version.
+#[derive(Debug)]
+struct PluginMetrics(Arc<Plugins>);
+
+impl Collector for PluginMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        type Read = fn(&ActiveStatus) -> u64;
+        let status = self.0.status();
+        for (name, help, read) in [
+            (
+                "aether_plugin_calls",
+                "Calls into the active format plugins.",
+                (|p| p.calls) as Read,
+            ),
+            (
+                "aether_plugin_failures",
+                "Plugin calls that trapped, timed out, hit the memory cap or returned unusable output.",
+                |p| p.failures,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for p in &status.active {
+                let labels = [("format", p.format.as_str()), ("version", p.version.as_str())];
+                ConstCounter::new(read(p)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
     }
-    out.push_str("# HELP aether_plugin_failures_total Plugin calls that trapped, timed out, hit the memory cap or returned unusable output.\n# TYPE aether_plugin_failures_total counter\n");
-    for p in &status.active {
-        out.push_str(&format!(
-            "aether_plugin_failures_total{{format=\"{}\",version=\"{}\"}} {}\n",
-            p.format, p.version, p.failures
-        ));
-    }
-    out
 }
 
 #[async_trait]
@@ -142,12 +163,14 @@ impl ServeHttp for Admin {
         let query = session.req_header().uri.query().map(str::to_owned);
         if method == "GET" && path == "/metrics" {
             let mut text = self.telemetry.as_ref().map(Telemetry::metrics_text).unwrap_or_default();
-            if let Some(plugins) = &self.plugins {
-                text.push_str(&plugin_metrics(&plugins.status()));
+            if let Some(registry) = &self.plugin_metrics
+                && metrics::encode(&mut text, registry).is_err()
+            {
+                tracing::warn!("the plugin metrics could not be encoded");
             }
             return http::Response::builder()
                 .status(200)
-                .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                .header(http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)
                 .header(http::header::CONTENT_LENGTH, text.len())
                 .body(text.into_bytes())
                 .unwrap_or_default();

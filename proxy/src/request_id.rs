@@ -6,6 +6,10 @@
 //!
 //! Layout, 32 hex digits after `req_`: 12 of Unix milliseconds, 8 of a per-process counter,
 //! 12 of a per-process random seed.
+//!
+//! Not the `uuid` crate's time-ordered v7: it would change the ids' text, which stores and
+//! clients already keep, and take random bits for every id where a counter and one seed per
+//! process suffice. Nor the `hex` crate below: it encodes bytes, not an integer's low digits.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::LazyLock;

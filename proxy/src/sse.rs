@@ -3,6 +3,9 @@
 //! The relay forwards whole events (never half an event), which is what lets the
 //! gateway look at the first event before committing to an upstream, rewrite the model
 //! name in every event, and tap usage, without ever buffering more than one partial event.
+//!
+//! By hand rather than an SSE crate (`eventsource-stream` and the like): those parse each
+//! event into owned strings, where the relay needs the bytes as they came, split in place.
 
 use std::sync::LazyLock;
 

@@ -541,15 +541,8 @@ pub fn check(file: &ConfigFile) -> Vec<Diagnostic> {
 }
 
 fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let s = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
-    }
+    hex::decode_to_slice(hex, &mut out).ok()?;
     Some(out)
 }
 
@@ -680,5 +673,11 @@ mod tests {
     fn hex_decodes() {
         assert!(decode_hex32(&"ab".repeat(32)).is_some());
         assert!(decode_hex32("zz").is_none());
+        assert_eq!(decode_hex32(&"aB".repeat(32)), Some([0xab; 32]));
+        assert!(decode_hex32(&"ab".repeat(31)).is_none());
+        assert!(decode_hex32(&"ab".repeat(33)).is_none());
+        // `u8::from_str_radix` took a sign ("+a" was 10); validation rejects it, and so now
+        // does the decoder.
+        assert!(decode_hex32(&format!("+a{}", "ab".repeat(31))).is_none());
     }
 }

@@ -1,5 +1,10 @@
 //! A provider's `base_url`, split into what Pingora's connector needs (TLS or not, host,
 //! port, SNI) and the path prefix that upstream paths are appended to.
+//!
+//! Not the `url` crate (compiled in already, through sqlx): it normalises what it parses (it
+//! lower-cases the host, drops a default port and percent-encodes the path), while the
+//! gateway sends the `Host` and the prefix as the config wrote them; and a base URL's grammar
+//! here is only a scheme, an authority and a path.
 
 use thiserror::Error;
 

@@ -114,7 +114,8 @@ pub fn unescape(body: &str) -> Option<std::borrow::Cow<'_, str>> {
         .map(std::borrow::Cow::Owned)
 }
 
-/// Whether `bytes` is what may stand between a JSON string's quotes.
+/// Whether `bytes` is what may stand between a JSON string's quotes. A scan rather than
+/// `serde_json`, which would build the string: this runs on every streamed delta.
 fn is_string_body(bytes: &[u8]) -> bool {
     let mut i = 0;
     while i < bytes.len() {

@@ -22,7 +22,7 @@ use super::error::PluginLoadError;
 
 /// A component's content hash, hex.
 pub fn content_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 fn memory_cache() -> &'static Mutex<HashMap<String, Component>> {
@@ -139,6 +139,14 @@ fn engine_fingerprint(engine: &Engine) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_hash_is_lower_case_sha256_hex() {
+        assert_eq!(
+            content_hash(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
 
     #[test]
     fn compiled_plugins_are_cached_on_disk_and_loaded_back() {

@@ -11,6 +11,9 @@
 //!
 //! Config files write prices and multipliers as ordinary decimal numbers; they are converted
 //! once, at load, by rounding to the nearest unit (no arithmetic is ever done in floats).
+//!
+//! No decimal or money crate (`rust_decimal`, `rusty-money`): fixed integer units and one
+//! rounding rule (half up) are all this needs, and the text forms are two `format!`s.
 
 use std::fmt;
 

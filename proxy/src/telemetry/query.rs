@@ -98,42 +98,19 @@ impl SummaryQuery {
         Ok(SummaryQuery { since_ms, until_ms, by })
     }
 
-    /// From an admin query string (`since=7d&until=…&by=client`).
+    /// From an admin query string (`since=7d&until=…&by=client`), decoded as a form
+    /// (`+` is a space, `%3A` a colon); the first of a repeated parameter counts.
     pub fn from_query_string(query: Option<&str>, now: UnixMillis) -> Result<Self, QueryError> {
         let get = |name: &str| {
             query.and_then(|q| {
-                q.split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| percent_decode(v))
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
             })
         };
         let (since, until, by) = (get("since"), get("until"), get("by"));
         SummaryQuery::parse(since.as_deref(), until.as_deref(), by.as_deref(), now)
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One group of the summary.
@@ -337,6 +314,10 @@ mod tests {
         let q = SummaryQuery::from_query_string(Some("since=2025-11-24T10%3A00%3A00Z"), now).unwrap();
         assert_eq!(q.since_ms, now - 2 * 3_600_000);
         assert!(SummaryQuery::from_query_string(Some("by=colour"), now).is_err());
+        let q = SummaryQuery::from_query_string(Some("since=2025-11-24+11:00:00Z&by=model&by=client"), now).unwrap();
+        assert_eq!((q.since_ms, q.by), (now - 3_600_000, GroupBy::Model));
+        // A stray `%` is kept as it is, so the time is reported as invalid rather than altered.
+        assert!(SummaryQuery::from_query_string(Some("since=7%d"), now).is_err());
         assert!(SummaryQuery::parse(Some("1h"), Some("2h"), None, now).is_err());
     }
 
