@@ -53,46 +53,38 @@ pub fn labels(file: &ConfigFile) -> Labels {
 mod tests {
     use super::*;
 
-    #[test]
-    fn multipliers_and_labels_come_from_the_providers() {
-        let file: ConfigFile = toml::from_str(
+    /// One provider `a` serving `house` and `*`, whose key `k` has this multiplier.
+    fn file(cost_multiplier: f64) -> ConfigFile {
+        toml::from_str(&format!(
             r#"
             [[providers]]
             name = "a"
             format = "claude"
             base_url = "http://127.0.0.1:1"
-            models = { "house" = "house", "*" = "*" }
+            models = {{ "house" = "house", "*" = "*" }}
             [[providers.keys]]
             name = "k"
             api_key = "env:NOPE"
-            cost_multiplier = 0.5
-            "#,
-        )
-        .unwrap();
+            cost_multiplier = {cost_multiplier:?}
+            "#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn multipliers_and_labels_come_from_the_providers() {
+        let file = file(0.5);
         let pricing = pricing(&file).unwrap();
         assert_eq!(pricing.multiplier("a", "k"), Multiplier::from_f64(0.5).unwrap());
         assert_eq!(pricing.multiplier("a", "other"), Multiplier::ONE);
-        let labels = labels(&file);
-        assert!(!format!("{labels:?}").contains("\"*\""), "{labels:?}");
-        assert!(format!("{labels:?}").contains("house"), "{labels:?}");
+        // The wildcard is not a model name a label may take.
+        let labels = format!("{:?}", labels(&file));
+        assert!(!labels.contains("\"*\"") && labels.contains("\"house\""), "{labels}");
     }
 
     #[test]
     fn an_out_of_range_multiplier_names_its_path() {
-        let file: ConfigFile = toml::from_str(
-            r#"
-            [[providers]]
-            name = "a"
-            format = "claude"
-            base_url = "http://127.0.0.1:1"
-            [[providers.keys]]
-            name = "k"
-            api_key = "env:NOPE"
-            cost_multiplier = 2000.0
-            "#,
-        )
-        .unwrap();
-        match pricing(&file) {
+        match pricing(&file(2000.0)) {
             Err(PricingError::Invalid { path, .. }) => assert_eq!(path, "providers[0].keys[0].cost_multiplier"),
             other => panic!("{other:?}"),
         }
