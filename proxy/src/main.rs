@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether::circuit::CircuitRegistry;
-use aether::config::{self, Severity, reload::ConfigStore};
+use aether::config::{self, Severity, Verdict, WarningPolicy, reload::ConfigStore};
 use clap::{Parser, Subcommand};
 
 /// jemalloc: the request path allocates many small, short-lived buffers (headers, bodies,
@@ -35,11 +35,16 @@ enum Command {
         #[arg(long)]
         upgrade: bool,
     },
-    /// Validate a config file; exits non-zero listing every problem.
+    /// Validate a config file, listing every problem with its path. Exits 0 when the config
+    /// is usable (warnings, such as an unset provider key variable, are printed), non-zero
+    /// on errors; --strict fails on warnings too.
     Check {
         /// Config file.
         #[arg(long, short, default_value = "conf/aether.toml")]
         config: PathBuf,
+        /// Fail on warnings too.
+        #[arg(long)]
+        strict: bool,
     },
     /// Apply the usage-record database migrations, then exit (`serve` also runs them).
     Migrate {
@@ -104,7 +109,14 @@ fn main() -> ExitCode {
         .init();
     match Cli::parse().command {
         Command::Serve { config, upgrade } => serve(config, upgrade),
-        Command::Check { config } => check(&config),
+        Command::Check { config, strict } => check(
+            &config,
+            if strict {
+                WarningPolicy::Fail
+            } else {
+                WarningPolicy::Tolerate
+            },
+        ),
         Command::Migrate { config } => aether::telemetry::cli::migrate(&config),
         Command::Usage {
             config,
@@ -163,7 +175,7 @@ fn serve(path: PathBuf, upgrade: bool) -> ExitCode {
     }
 }
 
-fn check(path: &std::path::Path) -> ExitCode {
+fn check(path: &std::path::Path, policy: WarningPolicy) -> ExitCode {
     let file = match config::read(path) {
         Ok(f) => f,
         Err(e) => {
@@ -173,19 +185,35 @@ fn check(path: &std::path::Path) -> ExitCode {
     };
     let diagnostics = config::validate::validate(&file);
     for d in &diagnostics {
-        let level = if d.severity == Severity::Error {
-            "error"
-        } else {
-            "warning"
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
         };
         eprintln!("{level}: {d}");
     }
-    if diagnostics.is_empty() {
-        println!("{}: ok", path.display());
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("{}: {} problem(s)", path.display(), diagnostics.len());
-        ExitCode::FAILURE
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    match Verdict::of(&diagnostics, policy) {
+        Verdict::Clean => {
+            println!("{}: ok", path.display());
+            ExitCode::SUCCESS
+        }
+        Verdict::Usable { warnings } => {
+            println!("{}: ok ({})", path.display(), plural(warnings, "warning"));
+            ExitCode::SUCCESS
+        }
+        Verdict::Fails { errors, warnings } => {
+            let strict = match (errors, policy) {
+                (0, WarningPolicy::Fail) => " (--strict: warnings fail)",
+                _ => "",
+            };
+            eprintln!(
+                "{}: failed: {}, {}{strict}",
+                path.display(),
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
+            ExitCode::FAILURE
+        }
     }
 }
 

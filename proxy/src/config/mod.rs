@@ -17,7 +17,7 @@ use thiserror::Error;
 
 pub use compile::RuntimeConfig;
 pub use file::ConfigFile;
-pub use validate::{Diagnostic, Severity};
+pub use validate::{Diagnostic, Severity, Verdict, WarningPolicy};
 
 use crate::circuit::CircuitRegistry;
 
