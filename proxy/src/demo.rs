@@ -33,8 +33,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::circuit::CircuitRegistry;
+use crate::config::compile::Gap;
 use crate::config::reload::ConfigStore;
-use crate::config::{self, ConfigFile, LoadError};
+use crate::config::{self, ConfigFile, LoadError, RuntimeConfig};
 
 /// The demo config: `conf/examples/local-mock.toml`, as built into the binary.
 pub const CONFIG_TOML: &str = include_str!("../../conf/examples/local-mock.toml");
@@ -228,6 +229,23 @@ with `aether check`, then run `aether serve`.
     )
 }
 
+/// The startup hint for a config that can serve no request (no usable client key, or no
+/// provider with a usable key): what is missing, and that `aether serve --demo` works
+/// without either. `None` when the config can serve.
+pub fn idle_hint(runtime: &RuntimeConfig) -> Option<String> {
+    let gaps = runtime.gaps();
+    if gaps.is_empty() {
+        return None;
+    }
+    let missing: Vec<String> = gaps.iter().map(Gap::to_string).collect();
+    Some(format!(
+        "this config can serve no request ({}); to try Aether without provider keys, run \
+         `aether serve --demo` (a built-in mock upstream and a demo client key); for real \
+         providers set the variables the config names and run `aether check`",
+        missing.join("; ")
+    ))
+}
+
 /// Runs the demo until shutdown: the mock upstream on a thread of its own, the banner once
 /// the gateway is up, and the gateway as `aether serve` runs it. Does not return on success.
 pub fn run(listeners: Listeners) -> Result<(), DemoError> {
@@ -403,6 +421,8 @@ mod tests {
         let registry = CircuitRegistry::default();
         let loaded = config::build(file, &registry).unwrap();
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert!(loaded.runtime.gaps().is_empty());
+        assert_eq!(idle_hint(&loaded.runtime), None);
     }
 
     #[test]
@@ -446,5 +466,18 @@ mod tests {
         assert!(text.contains(CURLS));
         assert!(text.contains("conf/aether.toml") && text.contains("aether check"));
         assert!(text.contains("/tmp/aether-demo/usage.db (curl localhost:9090/admin/usage)"));
+    }
+
+    #[test]
+    fn a_config_without_keys_points_at_the_demo() {
+        let file: ConfigFile = toml::from_str(
+            "[[providers]]\nname = \"p\"\nformat = \"claude\"\nbase_url = \"http://127.0.0.1:1\"\nmodels = { m = \"m\" }\nkeys = [{ name = \"k\", api_key = \"env:AETHER_DEMO_TEST_UNSET\" }]\n",
+        )
+        .unwrap();
+        let runtime = RuntimeConfig::compile(&file, &CircuitRegistry::default()).unwrap();
+        assert_eq!(runtime.gaps(), vec![Gap::NoClientKey, Gap::NoProviderKey]);
+        let hint = idle_hint(&runtime).unwrap();
+        assert!(hint.contains("aether serve --demo"), "{hint}");
+        assert!(hint.contains("no usable client key"), "{hint}");
     }
 }

@@ -214,6 +214,9 @@ fn serve(path: PathBuf, upgrade: bool) -> ExitCode {
     for w in &loaded.warnings {
         tracing::warn!("{}: {w}", path.display());
     }
+    if let Some(hint) = aether::demo::idle_hint(&loaded.runtime) {
+        tracing::warn!("{}: {hint}", path.display());
+    }
     let store = Arc::new(ConfigStore::new(loaded.runtime, registry, Some(path)));
     match aether::server::run(&loaded.file, store, upgrade) {
         Ok(()) => ExitCode::SUCCESS,

@@ -252,6 +252,7 @@ async fn shipped_default_config_starts_with_unset_provider_keys() {
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("OPENAI_API_KEY")
         .env_remove("GEMINI_API_KEY")
+        .env_remove("AETHER_CLIENT_KEY")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -272,6 +273,12 @@ async fn shipped_default_config_starts_with_unset_provider_keys() {
         1,
         "one warning each: {log}"
     );
+    // Nothing can be served: the log says why and points at the demo.
+    assert!(
+        log.contains("this config can serve no request (no usable client key; no provider with a usable key)"),
+        "{log}"
+    );
+    assert!(log.contains("aether serve --demo"), "{log}");
 }
 
 #[tokio::test]
