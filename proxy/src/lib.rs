@@ -5,6 +5,7 @@
 //! facts of the body ([`inspect`]), plans candidates ([`router`], [`circuit`]), tries them in
 //! turn on Pingora's connectors ([`failover`], [`upstream`]) and relays the answer, streamed
 //! event by event ([`relay`], [`sse`]). [`service`] strings these phases together.
+//! [`server`] runs it on Pingora; [`demo`] runs it against a built-in mock upstream.
 
 pub mod accounting;
 pub mod admin;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod context;
 pub mod conversion;
 pub mod count_tokens;
+pub mod demo;
 pub mod downstream;
 pub mod error;
 pub mod failover;

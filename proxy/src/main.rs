@@ -1,4 +1,5 @@
-//! The `aether` command: `serve`, `check`, `migrate`, `usage`, `mock`.
+//! The `aether` command: `serve` (and `serve --demo`), `check`, `migrate`, `usage`,
+//! `plugins`, `mock`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether::circuit::CircuitRegistry;
-use aether::config::{self, Severity, reload::ConfigStore};
+use aether::config::{self, Severity, Verdict, WarningPolicy, reload::ConfigStore};
 use clap::{Parser, Subcommand};
 
 /// jemalloc: the request path allocates many small, short-lived buffers (headers, bodies,
@@ -26,20 +27,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the gateway.
+    /// Run the gateway (on conf/aether.toml, or with --demo on a built-in mock upstream).
     Serve {
-        /// Config file.
-        #[arg(long, short, default_value = "conf/aether.toml")]
-        config: PathBuf,
+        /// Config file [default: conf/aether.toml]. Not with --demo.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
         /// Take over the listening sockets of a running instance (graceful upgrade).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "demo")]
         upgrade: bool,
+        /// Serve the built-in demo: a mock upstream in this process, no provider keys needed.
+        #[arg(long)]
+        demo: bool,
+        /// With --demo: the gateway's listen address [default: 127.0.0.1:8080].
+        #[arg(long, requires = "demo")]
+        listen: Option<SocketAddr>,
+        /// With --demo: the admin listener's address [default: 127.0.0.1:9090].
+        #[arg(long, requires = "demo")]
+        admin_listen: Option<SocketAddr>,
     },
-    /// Validate a config file; exits non-zero listing every problem.
+    /// Validate a config file, listing every problem with its path. Exits 0 when the config
+    /// is usable (warnings, such as an unset provider key variable, are printed), non-zero
+    /// on errors; --strict fails on warnings too.
     Check {
         /// Config file.
         #[arg(long, short, default_value = "conf/aether.toml")]
         config: PathBuf,
+        /// Fail on warnings too.
+        #[arg(long)]
+        strict: bool,
     },
     /// Apply the usage-record database migrations, then exit (`serve` also runs them).
     Migrate {
@@ -103,8 +118,36 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve { config, upgrade } => serve(config, upgrade),
-        Command::Check { config } => check(&config),
+        Command::Serve {
+            config,
+            upgrade,
+            demo,
+            listen,
+            admin_listen,
+        } => match (demo, config) {
+            (true, Some(path)) => {
+                eprintln!(
+                    "aether serve: --demo serves a built-in config and cannot read {}; drop --demo to \
+                     serve that file (for the demo's mock from a file, run `aether mock` and `aether serve \
+                     --config conf/examples/local-mock.toml`)",
+                    path.display()
+                );
+                ExitCode::from(2)
+            }
+            (true, None) => serve_demo(aether::demo::Listeners {
+                gateway: listen,
+                admin: admin_listen,
+            }),
+            (false, config) => serve(config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG)), upgrade),
+        },
+        Command::Check { config, strict } => check(
+            &config,
+            if strict {
+                WarningPolicy::Fail
+            } else {
+                WarningPolicy::Tolerate
+            },
+        ),
         Command::Migrate { config } => aether::cli::migrate(&config),
         Command::Usage {
             config,
@@ -134,14 +177,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(path: PathBuf, upgrade: bool) -> ExitCode {
-    // jemalloc's background threads return freed pages to the system after their decay time.
-    // Without them a quiet process keeps what compiling the plugins at start freed (about
-    // 25 MB): decay otherwise only runs when the same arena allocates again.
+/// The config `serve` reads without `--config`.
+const DEFAULT_CONFIG: &str = "conf/aether.toml";
+
+/// jemalloc's background threads return freed pages to the system after their decay time.
+/// Without them a quiet process keeps what compiling the plugins at start freed (about
+/// 25 MB): decay otherwise only runs when the same arena allocates again.
+fn return_freed_memory() {
     #[cfg(feature = "jemalloc")]
     if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
         tracing::warn!("jemalloc background threads not enabled: {e}");
     }
+}
+
+fn serve_demo(listeners: aether::demo::Listeners) -> ExitCode {
+    return_freed_memory();
+    match aether::demo::run(listeners) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aether serve --demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(path: PathBuf, upgrade: bool) -> ExitCode {
+    return_freed_memory();
     let registry = Arc::new(CircuitRegistry::default());
     let loaded = match config::load(&path, &registry) {
         Ok(l) => l,
@@ -153,6 +214,9 @@ fn serve(path: PathBuf, upgrade: bool) -> ExitCode {
     for w in &loaded.warnings {
         tracing::warn!("{}: {w}", path.display());
     }
+    if let Some(hint) = aether::demo::idle_hint(&loaded.runtime) {
+        tracing::warn!("{}: {hint}", path.display());
+    }
     let store = Arc::new(ConfigStore::new(loaded.runtime, registry, Some(path)));
     match aether::server::run(&loaded.file, store, upgrade) {
         Ok(()) => ExitCode::SUCCESS,
@@ -163,7 +227,7 @@ fn serve(path: PathBuf, upgrade: bool) -> ExitCode {
     }
 }
 
-fn check(path: &std::path::Path) -> ExitCode {
+fn check(path: &std::path::Path, policy: WarningPolicy) -> ExitCode {
     let file = match config::read(path) {
         Ok(f) => f,
         Err(e) => {
@@ -173,19 +237,35 @@ fn check(path: &std::path::Path) -> ExitCode {
     };
     let diagnostics = config::compile::check(&file);
     for d in &diagnostics {
-        let level = if d.severity == Severity::Error {
-            "error"
-        } else {
-            "warning"
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
         };
         eprintln!("{level}: {d}");
     }
-    if diagnostics.is_empty() {
-        println!("{}: ok", path.display());
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("{}: {} problem(s)", path.display(), diagnostics.len());
-        ExitCode::FAILURE
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    match Verdict::of(&diagnostics, policy) {
+        Verdict::Clean => {
+            println!("{}: ok", path.display());
+            ExitCode::SUCCESS
+        }
+        Verdict::Usable { warnings } => {
+            println!("{}: ok ({})", path.display(), plural(warnings, "warning"));
+            ExitCode::SUCCESS
+        }
+        Verdict::Fails { errors, warnings } => {
+            let strict = match (errors, policy) {
+                (0, WarningPolicy::Fail) => " (--strict: warnings fail)",
+                _ => "",
+            };
+            eprintln!(
+                "{}: failed: {}, {}{strict}",
+                path.display(),
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `aether` binary's life cycle: `check`, start-up with missing provider keys, SIGTERM
+//! The `aether` binary's life cycle: `check` (and its exit status), start-up with missing provider keys, SIGTERM
 //! draining open streams, and graceful upgrade handing the listener to a new process.
 //! These run the real binary (signals and socket hand-over cannot be tested in-process),
 //! against the in-process mock upstream, on free ports.
@@ -116,6 +116,76 @@ fn check_lists_every_problem_with_its_path() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// `aether check` as a deployment pipeline without the secrets runs it.
+fn check_with_no_secrets(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("check")
+        .args(args)
+        .env_remove("AETHER_CLIENT_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .output()
+        .unwrap()
+}
+
+const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/aether.toml");
+
+#[test]
+fn check_passes_the_shipped_config_with_warnings_when_no_key_is_set() {
+    let out = check_with_no_secrets(&["--config", SHIPPED]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "warnings only pass: {stdout}{stderr}");
+    assert!(
+        stderr.contains("warning: providers[0].keys[0]: env var ANTHROPIC_API_KEY is not set"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error:"), "{stderr}");
+    // The client key and the four provider keys.
+    assert!(stdout.trim_end().ends_with(": ok (5 warnings)"), "{stdout}");
+}
+
+#[test]
+fn check_strict_fails_on_warnings() {
+    let out = check_with_no_secrets(&["--strict", "--config", SHIPPED]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("failed: 0 errors, 5 warnings (--strict: warnings fail)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_fails_on_errors_strict_or_not_and_passes_a_clean_config() {
+    let dir = TempDir::new();
+    let bad = dir.0.join("bad.toml");
+    std::fs::write(&bad, "[server]\nlisten = \"not an address\"\n").unwrap();
+    for args in [&["--config"][..], &["--strict", "--config"][..]] {
+        let mut args = args.to_vec();
+        args.push(bad.to_str().unwrap());
+        let out = check_with_no_secrets(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("error: server.listen:"), "{stderr}");
+        assert!(stderr.contains("failed: 1 error, 0 warnings"), "{stderr}");
+    }
+    let unreadable = dir.0.join("missing.toml");
+    assert_eq!(
+        check_with_no_secrets(&["--config", unreadable.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+
+    let clean = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/examples/local-mock.toml");
+    let out = check_with_no_secrets(&["--strict", "--config", clean]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.trim_end().ends_with("local-mock.toml: ok"), "{stdout}");
+}
+
 #[test]
 fn plugins_lists_versions_hashes_and_refusals() {
     use aether::plugin_host::builtin::test_artifacts;
@@ -182,6 +252,7 @@ async fn shipped_default_config_starts_with_unset_provider_keys() {
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("OPENAI_API_KEY")
         .env_remove("GEMINI_API_KEY")
+        .env_remove("AETHER_CLIENT_KEY")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -202,6 +273,12 @@ async fn shipped_default_config_starts_with_unset_provider_keys() {
         1,
         "one warning each: {log}"
     );
+    // Nothing can be served: the log says why and points at the demo.
+    assert!(
+        log.contains("this config can serve no request (no usable client key; no provider with a usable key)"),
+        "{log}"
+    );
+    assert!(log.contains("aether serve --demo"), "{log}");
 }
 
 #[tokio::test]

@@ -168,6 +168,26 @@ pub struct Route {
     pub upstream_model: Option<Arc<str>>,
 }
 
+/// Something a config lacks that every request needs: with it, the gateway runs but can
+/// serve nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gap {
+    /// No client key is usable (none configured, or their env vars unset): every request
+    /// is refused.
+    NoClientKey,
+    /// No provider has a usable key: every request fails.
+    NoProviderKey,
+}
+
+impl std::fmt::Display for Gap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Gap::NoClientKey => "no usable client key",
+            Gap::NoProviderKey => "no provider with a usable key",
+        })
+    }
+}
+
 impl RuntimeConfig {
     /// Validates and compiles `file` in one pass. Breakers come from `registry` so their
     /// state carries over from the previous config. Every problem is reported with its
@@ -244,6 +264,18 @@ impl RuntimeConfig {
             },
             warnings: d.into_vec(),
         })
+    }
+
+    /// What this config lacks to serve any request (empty when it can serve).
+    pub fn gaps(&self) -> Vec<Gap> {
+        let mut gaps = Vec::new();
+        if self.clients.is_empty() {
+            gaps.push(Gap::NoClientKey);
+        }
+        if self.providers.iter().all(|p| p.keys.is_empty()) {
+            gaps.push(Gap::NoProviderKey);
+        }
+        gaps
     }
 
     /// The client key whose SHA-256 is `hash`.

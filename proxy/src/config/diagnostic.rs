@@ -63,3 +63,78 @@ impl Diagnostics {
         self.0
     }
 }
+
+/// What `aether check` makes of warnings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningPolicy {
+    /// Warnings are reported and the config passes: it loads, with the named parts
+    /// disabled (the default, as `nginx -t`; a pipeline without the secrets can gate on it).
+    Tolerate,
+    /// Warnings fail the check too (`aether check --strict`).
+    Fail,
+}
+
+/// The outcome of checking a config, which decides `aether check`'s exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No problem at all.
+    Clean,
+    /// Warnings only, tolerated: the config is usable.
+    Usable {
+        /// How many warnings.
+        warnings: usize,
+    },
+    /// Errors, or warnings under [`WarningPolicy::Fail`].
+    Fails {
+        /// How many errors.
+        errors: usize,
+        /// How many warnings.
+        warnings: usize,
+    },
+}
+
+impl Verdict {
+    /// The verdict on `diagnostics` under `policy`.
+    pub fn of(diagnostics: &[Diagnostic], policy: WarningPolicy) -> Verdict {
+        let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+        let warnings = diagnostics.len() - errors;
+        match (errors, warnings, policy) {
+            (0, 0, _) => Verdict::Clean,
+            (0, warnings, WarningPolicy::Tolerate) => Verdict::Usable { warnings },
+            (errors, warnings, _) => Verdict::Fails { errors, warnings },
+        }
+    }
+
+    /// Whether the check passes (exit status 0).
+    pub fn passes(self) -> bool {
+        !matches!(self, Verdict::Fails { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnostic(severity: Severity) -> Diagnostic {
+        Diagnostic {
+            path: "p".into(),
+            message: "m".into(),
+            severity,
+        }
+    }
+
+    #[test]
+    fn warnings_pass_a_check_unless_strict_and_errors_never_do() {
+        use Severity::{Error, Warning};
+        use WarningPolicy::{Fail, Tolerate};
+        let warnings = [diagnostic(Warning), diagnostic(Warning)];
+        let mixed = [diagnostic(Warning), diagnostic(Error)];
+        assert_eq!(Verdict::of(&[], Tolerate), Verdict::Clean);
+        assert_eq!(Verdict::of(&[], Fail), Verdict::Clean);
+        assert_eq!(Verdict::of(&warnings, Tolerate), Verdict::Usable { warnings: 2 });
+        assert_eq!(Verdict::of(&warnings, Fail), Verdict::Fails { errors: 0, warnings: 2 });
+        assert_eq!(Verdict::of(&mixed, Tolerate), Verdict::Fails { errors: 1, warnings: 1 });
+        assert!(Verdict::Clean.passes() && Verdict::Usable { warnings: 2 }.passes());
+        assert!(!Verdict::of(&mixed, Tolerate).passes() && !Verdict::of(&warnings, Fail).passes());
+    }
+}

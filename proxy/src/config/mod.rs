@@ -20,7 +20,7 @@ use std::path::Path;
 use thiserror::Error;
 
 pub use compile::RuntimeConfig;
-pub use diagnostic::{Diagnostic, Severity};
+pub use diagnostic::{Diagnostic, Severity, Verdict, WarningPolicy};
 pub use file::ConfigFile;
 
 use crate::circuit::CircuitRegistry;

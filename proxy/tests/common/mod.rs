@@ -87,12 +87,23 @@ pub async fn start_gateway(toml: &str) -> TestGateway {
     let dir = TempDir::new();
     let path = dir.0.join("aether.toml");
     std::fs::write(&path, with_test_telemetry(toml, &dir)).unwrap();
+    let file = config::read(&path).unwrap_or_else(|e| panic!("test config invalid: {e}"));
+    start_gateway_on(file, Some(path), dir).await
+}
+
+/// Starts the gateway on a parsed config (no file to reload), keeping `dir` (which the
+/// config's paths may point into) until the gateway is dropped.
+pub async fn start_gateway_file(file: config::ConfigFile, dir: TempDir) -> TestGateway {
+    start_gateway_on(file, None, dir).await
+}
+
+async fn start_gateway_on(file: config::ConfigFile, path: Option<PathBuf>, dir: TempDir) -> TestGateway {
     let registry = Arc::new(CircuitRegistry::default());
-    let loaded = config::load(&path, &registry).unwrap_or_else(|e| panic!("test config invalid: {e}"));
+    let loaded = config::build(file, &registry).unwrap_or_else(|e| panic!("test config invalid: {e}"));
     let telemetry = Telemetry::start(aether::config::telemetry::telemetry_inputs(&loaded.file).unwrap())
         .await
         .unwrap();
-    let store = Arc::new(ConfigStore::new(loaded.runtime, registry, Some(path)));
+    let store = Arc::new(ConfigStore::new(loaded.runtime, registry, path));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = watch::channel(false);
