@@ -474,7 +474,9 @@ mod tests {
             "[[providers]]\nname = \"p\"\nformat = \"claude\"\nbase_url = \"http://127.0.0.1:1\"\nmodels = { m = \"m\" }\nkeys = [{ name = \"k\", api_key = \"env:AETHER_DEMO_TEST_UNSET\" }]\n",
         )
         .unwrap();
-        let runtime = RuntimeConfig::compile(&file, &CircuitRegistry::default()).unwrap().runtime;
+        let runtime = RuntimeConfig::compile(&file, &CircuitRegistry::default())
+            .unwrap()
+            .runtime;
         assert_eq!(runtime.gaps(), vec![Gap::NoClientKey, Gap::NoProviderKey]);
         let hint = idle_hint(&runtime).unwrap();
         assert!(hint.contains("aether serve --demo"), "{hint}");

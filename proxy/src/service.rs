@@ -167,8 +167,9 @@ impl Gateway {
         request: &Inspected,
         plan: &router::Plan,
     ) -> Result<Reuse, GatewayError> {
-        let plugins = ctx.plugins.clone();
-        let prepare = |c: &Candidate, upstream_model: &str| prepare(&plugins, request, c, upstream_model);
+        accounting::accepted(&self.telemetry, ctx);
+        let plugins = &ctx.plugins;
+        let prepare = |c: &Candidate, upstream_model: &str| prepare(plugins, request, c, upstream_model);
         let client_headers = s.req_header().headers.clone();
         let out = Outgoing {
             requested_model: &request.facts.model,
@@ -176,9 +177,7 @@ impl Gateway {
             prepare: &prepare,
             stream: request.facts.stream,
         };
-        let config = ctx.config.clone();
-        accounting::accepted(&self.telemetry, ctx);
-        let attempt = failover::run(&self.upstreams, &config, plan, &out, &mut ctx.attempts);
+        let attempt = failover::run(&self.upstreams, &ctx.config, plan, &out, &mut ctx.attempts);
         let (candidate, response) = tokio::select! {
             result = attempt => result?,
             () = client_gone(s) => {
