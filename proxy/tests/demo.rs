@@ -10,8 +10,7 @@
 mod common;
 
 use std::io::BufRead;
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aether::demo;
@@ -283,20 +282,6 @@ fn demo_on_a_taken_port_says_so_and_exits() {
         "no banner: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
 }
 
 /// Copies the compiled plugins the in-process tests left in `proxy/data/plugin-cache` (the

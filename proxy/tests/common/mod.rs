@@ -342,3 +342,19 @@ pub fn sse_names(body: &[u8]) -> Vec<String> {
         .filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("event: ")).map(str::to_owned))
         .collect()
 }
+
+/// A child process (an `aether` binary under test), killed and reaped when dropped.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
