@@ -17,6 +17,10 @@
 # fresh gateway.
 #
 # Usage: bench/convert.sh [seconds-per-run] [connections]
+# With PREV_BIN=path/to/an/older/aether, the script instead compares two builds on the
+# converted rows only: both gateways run at once on the one mock, and each row is measured
+# ROUNDS times (default 3), the two builds back to back and in alternating order, so both
+# share the machine's load of the moment; it prints each build's median and their ratio.
 # Needs: wrk, python3, a release build of aether.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,21 +39,21 @@ trap cleanup EXIT
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
 
 "$BIN" mock --listen "127.0.0.1:$MOCK" >/dev/null 2>&1 & MOCK_PID=$!; pids+=($MOCK_PID)
-# A gateway (telemetry off) on a fresh port; echoes "port pid".
+# A gateway (telemetry off) on a fresh port, from the binary $2 (default $BIN); echoes "port pid".
 gateway() {
-  local name=$1 port admin; port=$(free_port); admin=$(free_port)
+  local name=$1 bin=${2:-$BIN} port admin; port=$(free_port); admin=$(free_port)
   sed -e "s/127.0.0.1:9100/127.0.0.1:$MOCK/" -e "s/127.0.0.1:8080/127.0.0.1:$port/" \
       -e "s/127.0.0.1:9090/127.0.0.1:$admin/" -e "s/^threads = .*/threads = $THREADS/" \
       conf/examples/local-mock.toml > "$WORK/$name.toml"
   sed -i "s#^\[server\]#[server]\nupgrade_sock = \"$WORK/$name.sock\"\npid_file = \"$WORK/$name.pid\"#" "$WORK/$name.toml"
   printf '\n[telemetry]\nsink = "off"\n' >> "$WORK/$name.toml"
-  RUST_LOG=warn "$BIN" serve --config "$WORK/$name.toml" >/dev/null 2>&1 &
+  RUST_LOG=warn "$bin" serve --config "$WORK/$name.toml" >/dev/null 2>&1 &
   local pid=$!; pids+=($pid)
   wait_port "$port"
   echo "$port $pid"
 }
 wait_port "$MOCK"
-read -r GW GW_PID <<<"$(gateway main)"
+read -r GW GW_PID <<<"$(gateway main)"; pids+=("$GW_PID")
 
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # One wrk run: "req/s p50_ms gateway_cpu_us_per_request mock_cpu_us_per_request non2xx".
@@ -70,6 +74,53 @@ bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 print(f"{rps:.0f} {p50:.2f} {used / hz * 1e6 / reqs:.0f} {mock_used / hz * 1e6 / reqs:.0f} {bad.group(1) if bad else 0}")
 PY
 }
+
+if [ -n "${PREV_BIN:-}" ]; then
+  ROUNDS=${ROUNDS:-3}
+  read -r PREV_GW PREV_PID <<<"$(gateway prev "$PREV_BIN")"; pids+=("$PREV_PID")
+  NEW_GW=$GW; NEW_PID=$GW_PID
+  # One run on one build: "req/s p50 gateway_cpu mock_cpu non2xx".
+  on_build() {
+    local which=$1; shift
+    if [ "$which" = prev ]; then GW=$PREV_GW GW_PID=$PREV_PID; else GW=$NEW_GW GW_PID=$NEW_PID; fi
+    run "$@"
+  }
+  echo "# bench/convert.sh $DURATION $CONNS, PREV_BIN=$PREV_BIN ROUNDS=$ROUNDS — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+  echo
+  echo "Converted rows only; this build ($BIN) against the previous one, alternating. Medians of"
+  echo "$ROUNDS runs each; the last column is this build's CPU per request over the previous build's"
+  echo "(below 1: this build is cheaper)."
+  echo
+  echo "| client | traffic | upstream | previous req/s | this req/s | previous gateway CPU µs / req | this gateway CPU µs / req | this / previous, CPU |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|"
+  for client in claude openai responses; do
+    case $client in
+      claude) path=/v1/messages; conv=mock-gpt ;;
+      openai) path=/v1/chat/completions; conv=mock-gemini ;;
+      responses) path=/; conv=mock-claude ;;
+    esac
+    for traffic in "body:0:text:20:1" "body20tools:0:text:20:20" "stream200:1:text:200:1" "toolstream:1:tool_call:16:1"; do
+      IFS=: read -r label stream scenario chunks tools <<<"$traffic"
+      vars=(STREAM=$stream SCENARIO=$scenario CHUNKS=$chunks TOOLS=$tools CLIENT=$client MODEL=$conv)
+      on_build prev $path "${vars[@]}" >/dev/null; on_build new $path "${vars[@]}" >/dev/null
+      : > "$WORK/prev.txt"; : > "$WORK/new.txt"
+      for round in $(seq "$ROUNDS"); do
+        order="prev new"; [ $((round % 2)) -eq 0 ] && order="new prev"
+        for which in $order; do on_build "$which" $path "${vars[@]}" >> "$WORK/$which.txt"; done
+      done
+      python3 - "$client" "$label" "$conv" "$WORK/prev.txt" "$WORK/new.txt" <<'PY'
+import statistics, sys
+client, label, conv, prev, new = sys.argv[1:6]
+def cols(path):
+    rows = [line.split() for line in open(path) if line.strip()]
+    return statistics.median(float(r[0]) for r in rows), statistics.median(float(r[2]) for r in rows)
+(p_rps, p_cpu), (n_rps, n_cpu) = cols(prev), cols(new)
+print(f"| {client} | {label} | {conv} | {p_rps:.0f} | {n_rps:.0f} | {p_cpu:.0f} | {n_cpu:.0f} | {n_cpu / p_cpu:.2f}x |")
+PY
+    done
+  done
+  exit 0
+fi
 
 echo "# bench/convert.sh $DURATION $CONNS — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS -c$CONNS -d${DURATION}s"
 echo
