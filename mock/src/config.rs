@@ -69,6 +69,16 @@ pub enum Fault {
     },
     /// Read the request and never respond, until the client goes away or the server stops.
     Hang,
+    /// For a streaming request: after the first event, 64 KiB SSE comments (valid, and
+    /// ignored by every parser) as fast as the reader takes them, up to 1 GiB, then the rest
+    /// of the stream: a client that stops reading is left with a writer that never finishes.
+    Flood,
+    /// For a streaming request: send `after_events` events, then one event that never ends
+    /// (`data: xxxx…` without its blank line, up to 64 MiB, then the connection is dropped).
+    Unterminated {
+        /// How many complete events come first.
+        after_events: usize,
+    },
 }
 
 /// What a healthy answer contains.
@@ -146,12 +156,15 @@ fn parse_fault(value: &str) -> Option<Fault> {
         ("none" | "ok", None) => Some(Fault::None),
         ("stream-error" | "stream_error", None) => Some(Fault::StreamError),
         ("hang", None) => Some(Fault::Hang),
+        ("flood", None) => Some(Fault::Flood),
         ("reset", None) => Some(Fault::ResetMidStream { after_events: 0 }),
         ("reset", Some(n)) => n
             .parse()
             .ok()
             .map(|after_events| Fault::ResetMidStream { after_events }),
         ("status", Some(n)) => n.parse().ok().and_then(status_fault),
+        ("unterminated", None) => Some(Fault::Unterminated { after_events: 0 }),
+        ("unterminated", Some(n)) => n.parse().ok().map(|after_events| Fault::Unterminated { after_events }),
         _ => None,
     }
 }
@@ -211,6 +224,10 @@ mod tests {
         assert_eq!(parse_fault("stream-error"), Some(Fault::StreamError));
         assert_eq!(parse_fault("reset:3"), Some(Fault::ResetMidStream { after_events: 3 }));
         assert_eq!(parse_fault("HANG"), Some(Fault::Hang));
+        assert_eq!(
+            parse_fault("unterminated:2"),
+            Some(Fault::Unterminated { after_events: 2 })
+        );
         assert_eq!(parse_fault("status:429"), Some(Fault::Status(429)));
         assert_eq!(parse_fault("bogus"), None);
         let config = MockConfig::default().with_overrides(&headers(&[("x-mock-status", "429")]));

@@ -23,6 +23,10 @@ pub(crate) enum Ending {
     Complete,
     /// After this many stream events (or half of a complete body), by dropping the connection.
     ResetAfter(usize),
+    /// After this many stream events, with an event that never ends, then a dropped connection.
+    Unterminated(usize),
+    /// Completely, with a gigabyte of SSE comments after the first event.
+    Flood,
 }
 
 /// What to do with a request.
@@ -95,10 +99,13 @@ pub(crate) fn decide(route: &Route, body: &[u8], plan: &MockConfig, prebuilt: &P
     match plan.fault {
         Fault::Status(status) => return error(format, status, formats::status_message(status)),
         Fault::Hang => return Action::Hang,
-        Fault::None | Fault::StreamError | Fault::ResetMidStream { .. } => {}
+        Fault::None | Fault::StreamError | Fault::ResetMidStream { .. } | Fault::Unterminated { .. } | Fault::Flood => {
+        }
     }
     let ending = match plan.fault {
         Fault::ResetMidStream { after_events } => Ending::ResetAfter(after_events),
+        Fault::Unterminated { after_events } => Ending::Unterminated(after_events),
+        Fault::Flood => Ending::Flood,
         _ => Ending::Complete,
     };
     let respond = |reply: Reply| Action::Respond { reply, ending, format };

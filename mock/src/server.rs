@@ -272,7 +272,11 @@ async fn write(
                     session.write_response_body(body, true).await?;
                     Ok(Next::Reuse)
                 }
-                Ending::ResetAfter(_) => {
+                Ending::Flood => {
+                    session.write_response_body(body, true).await?;
+                    Ok(Next::Reuse)
+                }
+                Ending::ResetAfter(_) | Ending::Unterminated(_) => {
                     let half = body.slice(..body.len() / 2);
                     session.write_response_body(half, false).await?;
                     Ok(Next::Close)
@@ -291,10 +295,30 @@ async fn write(
             }
             session.write_response_header(Box::new(resp)).await?;
             let limit = match ending {
-                Ending::Complete => events.len(),
-                Ending::ResetAfter(n) => n.min(events.len()),
+                Ending::Complete | Ending::Flood => events.len(),
+                Ending::ResetAfter(n) | Ending::Unterminated(n) => n.min(events.len()),
             };
             sleep(plan.ttfb).await;
+            if ending == Ending::Flood {
+                // The first event, then a gigabyte of comments, then the rest as usual.
+                let mut events = events.into_iter();
+                if let Some(first) = events.next() {
+                    session.write_response_body(first, false).await?;
+                }
+                let mut comment = BytesMut::with_capacity(64 * 1024);
+                comment.extend_from_slice(b": ");
+                comment.resize(64 * 1024 - 2, b'x');
+                comment.extend_from_slice(b"\n\n");
+                let comment = comment.freeze();
+                for _ in 0..16 * 1024 {
+                    session.write_response_body(comment.clone(), false).await?;
+                }
+                for event in events {
+                    session.write_response_body(event, false).await?;
+                }
+                session.write_response_body(Bytes::new(), true).await?;
+                return Ok(Next::Reuse);
+            }
             if plan.interval.is_zero() {
                 // Nothing to pace: one write of every event.
                 let batch = match &events[..limit] {
@@ -323,6 +347,19 @@ async fn write(
                     Ok(Next::Reuse)
                 }
                 Ending::ResetAfter(_) => Ok(Next::Close),
+                Ending::Flood => Ok(Next::Reuse),
+                Ending::Unterminated(_) => {
+                    // One event that never ends: 64 KiB writes of `x` after `data: `, until the
+                    // reader gives up or 64 MiB have gone.
+                    session
+                        .write_response_body(Bytes::from_static(b"data: "), false)
+                        .await?;
+                    let block = Bytes::from(vec![b'x'; 64 * 1024]);
+                    for _ in 0..1024 {
+                        session.write_response_body(block.clone(), false).await?;
+                    }
+                    Ok(Next::Close)
+                }
             }
         }
     }

@@ -35,6 +35,7 @@ pub mod bindings;
 pub mod errors;
 pub mod harness;
 pub mod json;
+pub mod path;
 pub mod splice;
 pub mod sse;
 pub mod usage;

@@ -31,7 +31,17 @@ pub fn first_byte(telemetry: &Telemetry, ctx: &RequestCtx, at: Instant) {
 }
 
 /// Submits the finished record (and the pending one first, if it was never sent).
+///
+/// A request that never authenticated (an unknown path, no key, a wrong key, a probe of
+/// `/`) gets no record: a scanner would otherwise write rows as fast as it can send
+/// requests. Its refusal is counted by reason instead.
 pub fn finished(telemetry: &Telemetry, ctx: &mut RequestCtx) {
+    if ctx.client.is_none() {
+        if let Some((kind, _)) = &ctx.error {
+            telemetry.unauthenticated(kind);
+        }
+        return;
+    }
     accepted(telemetry, ctx);
     let mut record = base_record(ctx);
     record.http_status = ctx.status;
@@ -81,10 +91,13 @@ pub fn finished(telemetry: &Telemetry, ctx: &mut RequestCtx) {
     record.response_end = end;
     if telemetry.stores_bodies() {
         let response = match ctx.report.as_ref().map(|r| &r.sample) {
-            Some(BodySample::Keep(bytes)) if !bytes.is_empty() => telemetry.capture_body(bytes),
+            Some(BodySample::Keep(bytes)) if !bytes.is_empty() => telemetry.capture_body(bytes, &ctx.config.secrets),
             _ => None,
         };
-        let request = ctx.request_body.as_ref().and_then(|b| telemetry.capture_body(b));
+        let request = ctx
+            .request_body
+            .as_ref()
+            .and_then(|b| telemetry.capture_body(b, &ctx.config.secrets));
         record.bodies = Some(Bodies { request, response });
     }
     record.finish(status);
@@ -109,9 +122,11 @@ fn trace(a: &AttemptRecord) -> AttemptTrace {
             FailureKind::Connect => ("connect", None),
             FailureKind::ConnectTimeout => ("connect_timeout", None),
             FailureKind::FirstByteTimeout => ("first_byte_timeout", None),
+            FailureKind::ResponseTimeout => ("response_timeout", None),
             FailureKind::Status(s) => ("status", Some(*s)),
             FailureKind::StreamError => ("stream_error", Some(200)),
             FailureKind::Conversion => ("conversion", None),
+            FailureKind::Request => ("request", None),
         },
     };
     AttemptTrace {

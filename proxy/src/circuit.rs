@@ -54,6 +54,10 @@ pub enum Outcome {
     Success,
     /// Connect error, timeout, 429, 5xx, 401/403, embedded stream error.
     Failure,
+    /// Says nothing about the key: the client's doing (an unknown model it chose, a request
+    /// that could not be built, a request it cancelled). Counts for nothing, and frees a
+    /// half-open key for its next probe.
+    Neutral,
 }
 
 #[derive(Debug)]
@@ -112,6 +116,7 @@ impl Window {
         match outcome {
             Outcome::Success => bucket.successes += 1,
             Outcome::Failure => bucket.failures += 1,
+            Outcome::Neutral => {}
         }
     }
 
@@ -207,6 +212,9 @@ impl CircuitBreaker {
         let mut s = self.lock();
         match s.phase {
             Phase::Closed => {
+                if outcome == Outcome::Neutral {
+                    return;
+                }
                 s.window.add(settings, outcome, now);
                 if outcome == Outcome::Success {
                     return;
@@ -228,6 +236,12 @@ impl CircuitBreaker {
                 Outcome::Success => {
                     s.phase = Phase::HalfOpen {
                         successes: successes + 1,
+                        probe_since: None,
+                    };
+                }
+                Outcome::Neutral => {
+                    s.phase = Phase::HalfOpen {
+                        successes,
                         probe_since: None,
                     };
                 }
@@ -262,6 +276,42 @@ impl CircuitBreaker {
     }
 }
 
+/// An admitted attempt whose outcome the breaker is owed. Settled with [`Owed::settle`];
+/// dropped unsettled (the client went away mid-attempt, and the attempt's future with it),
+/// it records [`Outcome::Neutral`], so a cancelled probe does not keep a half-open key
+/// from its next probe.
+#[derive(Debug)]
+pub struct Owed<'a> {
+    breaker: &'a CircuitBreaker,
+    settings: &'a CircuitSettings,
+    settled: bool,
+}
+
+impl<'a> Owed<'a> {
+    /// The outcome of an attempt about to run on `breaker`'s key.
+    pub fn new(breaker: &'a CircuitBreaker, settings: &'a CircuitSettings) -> Self {
+        Owed {
+            breaker,
+            settings,
+            settled: false,
+        }
+    }
+
+    /// Records the attempt's outcome.
+    pub fn settle(mut self, outcome: Outcome, now: Instant) {
+        self.settled = true;
+        self.breaker.record(self.settings, outcome, now);
+    }
+}
+
+impl Drop for Owed<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.breaker.record(self.settings, Outcome::Neutral, Instant::now());
+        }
+    }
+}
+
 /// Breakers by (provider name, key name), shared across config generations.
 #[derive(Debug, Default)]
 pub struct CircuitRegistry {
@@ -289,6 +339,28 @@ mod tests {
             max_open_for: Duration::from_secs(25),
             half_open_successes: 2,
         }
+    }
+
+    #[test]
+    fn neutral_outcomes_count_for_nothing_and_free_a_probe() {
+        let s = settings();
+        let b = CircuitBreaker::default();
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            b.record(&s, Outcome::Neutral, t0);
+        }
+        assert_eq!((b.view(&s, t0).state, b.view(&s, t0).window_requests), ("closed", 0));
+        for _ in 0..4 {
+            b.record(&s, Outcome::Failure, t0);
+        }
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(b.admit(&s, t1), Admission::Probe);
+        assert_eq!(b.admit(&s, t1), Admission::Rejected);
+        // The probe's client went away: its attempt was dropped unsettled.
+        drop(Owed::new(&b, &s));
+        assert_eq!(b.admit(&s, t1), Admission::Probe, "the next probe goes at once");
+        Owed::new(&b, &s).settle(Outcome::Success, t1);
+        assert_eq!(b.view(&s, t1).state, "half-open");
     }
 
     #[test]

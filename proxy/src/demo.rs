@@ -125,7 +125,7 @@ pub fn state_dir() -> PathBuf {
 /// base URL pointed at the mock, the listen addresses replaced by `listeners`' and every
 /// file the gateway writes placed under `state_dir`.
 pub fn config(mock: SocketAddr, listeners: Listeners, state_dir: &Path) -> Result<ConfigFile, DemoError> {
-    let mut file: ConfigFile = toml::from_str(CONFIG_TOML).map_err(ConfigError::from)?;
+    let mut file: ConfigFile = crate::config::parse(CONFIG_TOML)?;
     for provider in &mut file.providers {
         provider.base_url = format!("http://{mock}");
     }

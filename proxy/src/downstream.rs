@@ -2,14 +2,25 @@
 //! away, and writing Aether-made responses (errors, JSON). Every response carries
 //! `x-request-id`.
 
+use std::time::Instant;
+
 use bytes::{Bytes, BytesMut};
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::ServerSession;
 
+use crate::body_budget::BodyLease;
+use crate::edge::EdgeSettings;
 use crate::error::GatewayError;
 
-/// Reads the whole request body, refusing it once it passes `limit` bytes.
-pub async fn read_body(session: &mut ServerSession, limit: usize) -> Result<Bytes, GatewayError> {
+/// Reads the whole request body, refusing it once it passes `limit` bytes, once it falls
+/// behind the pace `edge` sets (a base allowance plus time earned per byte), or once the
+/// bodies held across the gateway would pass their budget (`lease` grows as bytes arrive).
+pub async fn read_body(
+    session: &mut ServerSession,
+    limit: usize,
+    edge: &EdgeSettings,
+    lease: &mut BodyLease,
+) -> Result<Bytes, GatewayError> {
     let declared = session
         .get_header(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -29,13 +40,28 @@ pub async fn read_body(session: &mut ServerSession, limit: usize) -> Result<Byte
     // Most bodies arrive in one read: keep that chunk as is, copy only when there are more.
     let mut first: Option<Bytes> = None;
     let mut body = BytesMut::new();
+    let started = Instant::now();
     loop {
-        match session.read_request_body().await {
+        let received = first.as_ref().map_or(0, Bytes::len) + body.len();
+        let read = tokio::time::timeout_at(
+            (started + edge.body_allowance(received)).into(),
+            session.read_request_body(),
+        );
+        let Ok(read) = read.await else {
+            return Err(GatewayError::BodyTimeout {
+                received,
+                waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            });
+        };
+        match read {
             Ok(Some(chunk)) => {
                 let so_far = first.as_ref().map_or(0, Bytes::len) + body.len();
                 if so_far + chunk.len() > limit {
                     return Err(GatewayError::BodyTooLarge { limit });
                 }
+                lease
+                    .grow(chunk.len())
+                    .map_err(|spent| GatewayError::BodyBudgetSpent { limit: spent.limit })?;
                 match first.take() {
                     None if body.is_empty() => first = Some(chunk),
                     held => {

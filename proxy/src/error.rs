@@ -86,6 +86,20 @@ pub enum GatewayError {
     /// The client went away or sent a broken body.
     #[error("could not read the request body: {}", .0.etype().as_str())]
     BodyRead(#[source] Box<pingora::Error>),
+    /// The body arrived slower than `server.edge` allows.
+    #[error("the request body arrived too slowly: {received} bytes in {waited_ms} ms")]
+    BodyTimeout {
+        /// Bytes received before the deadline.
+        received: usize,
+        /// How long the gateway waited.
+        waited_ms: u64,
+    },
+    /// The request bodies the gateway holds at once would pass `server.max_inflight_body_bytes`.
+    #[error("the gateway is holding too many request bodies at once (over {limit} bytes); retry shortly")]
+    BodyBudgetSpent {
+        /// The budget.
+        limit: usize,
+    },
     /// Every candidate's circuit is open.
     #[error("no upstream is available for model {model:?}: every provider key is temporarily disabled after errors")]
     NoHealthyUpstream {
@@ -168,10 +182,12 @@ impl GatewayError {
             GatewayError::MissingModel => (C::InvalidRequest, "missing_model"),
             GatewayError::InvalidRequest(_) | GatewayError::NotConvertible(_) => (C::InvalidRequest, "invalid_request"),
             GatewayError::BodyRead(_) => (C::InvalidRequest, "body_read"),
+            GatewayError::BodyTimeout { .. } => (C::InvalidRequest, "body_timeout"),
             GatewayError::MissingCapability { .. } => (C::InvalidRequest, "missing_capability"),
             GatewayError::UnknownCapability(_) => (C::InvalidRequest, "unknown_capability"),
             GatewayError::RateLimited { .. } => (C::RateLimited, "rate_limited"),
             GatewayError::NoHealthyUpstream { .. } => (C::Unavailable, "no_healthy_upstream"),
+            GatewayError::BodyBudgetSpent { .. } => (C::Unavailable, "body_budget"),
             GatewayError::AllFailed(_) => (C::Unavailable, "all_failed"),
             GatewayError::UpstreamBroken(_) => (C::Internal, "upstream_broken"),
             GatewayError::Conversion(_) => (C::Internal, "conversion"),
@@ -191,6 +207,10 @@ impl GatewayError {
 
     /// The HTTP status.
     pub fn status(&self) -> u16 {
+        // A slow body is the client's request error, with the status that says which.
+        if matches!(self, GatewayError::BodyTimeout { .. }) {
+            return 408;
+        }
         match self.class() {
             ErrorClass::InvalidRequest => 400,
             ErrorClass::Authentication => 401,

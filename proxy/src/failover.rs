@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::circuit::Outcome;
-use crate::config::compile::RuntimeConfig;
+use crate::circuit::{Outcome, Owed};
+use crate::config::compile::{ModelSource, RuntimeConfig};
 use crate::error::{Fault, GatewayError};
 use crate::router::{Candidate, Plan};
 use crate::upstream::{Exchange, Failure, FailureKind, HeaderPolicy, UpstreamResponse, Upstreams, Verdict};
@@ -74,6 +74,25 @@ pub enum HeaderSource {
     Converted(http::HeaderMap),
 }
 
+/// What a failed attempt says about its key: only what the key or its provider did opens
+/// a breaker, never what the client did.
+fn health(kind: FailureKind, candidate: &Candidate) -> Outcome {
+    match kind {
+        // Nothing was sent.
+        FailureKind::Request | FailureKind::Conversion => Outcome::Neutral,
+        // A model the client named through a `"*" = "*"` wildcard that the upstream does not
+        // know: the next candidate may know it, but this key is fine.
+        FailureKind::Status(404) if candidate.route.model_source == ModelSource::Client => Outcome::Neutral,
+        FailureKind::Resolve
+        | FailureKind::Connect
+        | FailureKind::ConnectTimeout
+        | FailureKind::FirstByteTimeout
+        | FailureKind::ResponseTimeout
+        | FailureKind::Status(_)
+        | FailureKind::StreamError => Outcome::Failure,
+    }
+}
+
 /// Tries the plan's candidates in order.
 pub async fn run(
     upstreams: &Upstreams,
@@ -118,14 +137,16 @@ pub async fn run(
             policy,
             body: prepared.body,
             stream: out.stream,
+            max_event_bytes: config.max_event_bytes,
         };
+        let owed = Owed::new(&candidate.route.key.breaker, &config.circuit);
         let verdict = upstreams.attempt(exchange).await;
         let now = Instant::now();
         let (outcome, health) = match &verdict {
             Verdict::Relay(r) => (AttemptOutcome::Relayed(r.header.status.as_u16()), Outcome::Success),
-            Verdict::Failover(f) => (AttemptOutcome::Failed(f.kind), Outcome::Failure),
+            Verdict::Failover(f) => (AttemptOutcome::Failed(f.kind), health(f.kind, candidate)),
         };
-        candidate.route.key.breaker.record(&config.circuit, health, now);
+        owed.settle(health, now);
         attempts.push(AttemptRecord {
             provider: candidate.route.provider.name.clone(),
             key: candidate.route.key.name.clone(),

@@ -5,8 +5,13 @@
 //! then the provider's extra headers; then the provider key, the way its format expects.
 //! A converted request (client and upstream formats differ) leaves the client format's own
 //! headers behind and carries those its upstream plugin chose instead.
-//! Downstream: hop-by-hop and framing headers of the upstream response are dropped (Aether
-//! frames the body itself) and every response carries `x-request-id`.
+//! Headers the client named in its own `Connection` header are hop-by-hop too, and stay.
+//! `OpenAI-Organization` and `OpenAI-Project` choose what the operator's key bills: they go
+//! only to providers whose config allows it (`client_billing_headers = "forward"`).
+//! Downstream: an allow-list. The content type, the provider's rate-limit and retry
+//! headers (clients back off on them) and its request id reach the client; nothing else
+//! does (no `set-cookie`, no organization ids, no server banners). Every response carries
+//! `x-request-id`.
 
 /// Headers that carry a client's credentials to Aether; never forwarded.
 pub fn is_credential(name: &str) -> bool {
@@ -64,9 +69,26 @@ pub fn forward_converted(name: &str) -> bool {
     forward_upstream(name) && !["anthropic-", "openai-", "x-goog-"].iter().any(|p| name.starts_with(p))
 }
 
-/// Whether an upstream response header may be relayed to the client.
+/// Client headers that choose which organization or project the operator's key bills.
+pub fn is_billing_choice(name: &str) -> bool {
+    matches!(name, "openai-organization" | "openai-project")
+}
+
+/// Whether `name` is one of the headers the client's `Connection` header lists (so
+/// hop-by-hop for this request: RFC 9110 §7.6.1).
+pub fn named_by_connection(name: &str, connection: Option<&http::HeaderValue>) -> bool {
+    connection
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|token| token.trim().eq_ignore_ascii_case(name)))
+}
+
+/// Whether an upstream response header may be relayed to the client: the allow-list.
 pub fn relay_downstream(name: &str) -> bool {
-    !(is_hop_by_hop(name) || name == "content-encoding")
+    matches!(
+        name,
+        "content-type" | "retry-after" | "request-id" | "openai-processing-ms" | "x-goog-request-id"
+    ) || name.starts_with("anthropic-ratelimit-")
+        || name.starts_with("x-ratelimit-")
 }
 
 #[cfg(test)]
@@ -99,5 +121,28 @@ mod tests {
         assert!(forward_converted("user-agent") && forward_converted("x-mock-scenario"));
         assert!(!relay_downstream("transfer-encoding"));
         assert!(relay_downstream("anthropic-ratelimit-requests-remaining"));
+        for h in [
+            "x-ratelimit-remaining-tokens",
+            "retry-after",
+            "content-type",
+            "request-id",
+        ] {
+            assert!(relay_downstream(h), "{h}");
+        }
+        for h in [
+            "set-cookie",
+            "openai-organization",
+            "anthropic-organization-id",
+            "server",
+            "cf-ray",
+            "x-request-id",
+            "content-encoding",
+        ] {
+            assert!(!relay_downstream(h), "{h}");
+        }
+        let connection = http::HeaderValue::from_static("keep-alive, X-Trace-Token");
+        assert!(named_by_connection("x-trace-token", Some(&connection)));
+        assert!(!named_by_connection("x-trace", Some(&connection)));
+        assert!(is_billing_choice("openai-organization") && !is_billing_choice("openai-beta"));
     }
 }

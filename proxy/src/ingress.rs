@@ -26,6 +26,9 @@ pub enum Endpoint {
     },
     /// `GET /v1/models` or `GET /v1beta/models`.
     ListModels,
+    /// `GET /` or `HEAD /`: clients and load balancers probe it; 200, no key needed, no
+    /// usage record.
+    Probe,
 }
 
 /// The model and action of a Gemini path.
@@ -73,6 +76,7 @@ pub fn classify(method: &Method, path: &str) -> Classified {
     };
     let generate = |format| Endpoint::Generate { format, gemini: None };
     match path.trim_end_matches('/') {
+        "" if method == Method::GET || method == Method::HEAD => Ok(Endpoint::Probe),
         "/v1/messages" => post(WireFormat::Claude, generate(WireFormat::Claude)),
         "/v1/messages/count_tokens" => post(
             WireFormat::Claude,

@@ -9,6 +9,7 @@
 
 pub mod accounting;
 pub mod admin;
+pub mod body_budget;
 pub mod capability;
 pub mod circuit;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod conversion;
 pub mod count_tokens;
 pub mod demo;
 pub mod downstream;
+pub mod edge;
 pub mod error;
 pub mod failover;
 pub mod format;
@@ -28,6 +30,7 @@ pub mod listener;
 pub mod models;
 pub mod plugin_host;
 pub mod plugin_registry;
+pub mod private_dir;
 pub mod relay;
 pub mod rendezvous;
 pub mod request_id;

@@ -290,8 +290,11 @@ async fn relay_stream(
             () = client_gone(session) => return Ok(RelayEnd::ClientGone),
         };
         let (bytes, end) = match read {
-            Ok(Some(chunk)) => match path.pass(response.framer.push(chunk), &mut report.tap) {
-                Ok(events) => (events, None),
+            Ok(Some(chunk)) => match response.framer.push(chunk) {
+                Ok(block) => match path.pass(block, &mut report.tap) {
+                    Ok(events) => (events, None),
+                    Err(e) => path.break_off(&e.to_string()),
+                },
                 Err(e) => path.break_off(&e.to_string()),
             },
             Ok(None) => match path.end(response.framer.remainder(), &mut report.tap) {

@@ -1,40 +1,39 @@
-//! Request ids: unique across processes and restarts, cheap to make (no lock, no syscall
-//! beyond the vDSO clock), and ordered by time. Time order matters: the id is the usage
-//! record's primary key, and keys that arrive in order are appended to the index's last
-//! page, where random keys would dirty a different page (and write it to the WAL) for
-//! nearly every row.
+//! Request ids: unguessable, unique across processes and restarts, and ordered by time.
 //!
-//! Layout, 32 hex digits after `req_`: 12 of Unix milliseconds, 8 of a per-process counter,
-//! 12 of a per-process random seed.
+//! Unguessable because `GET /admin/requests/{id}` can return a request's stored bodies:
+//! each id carries 128 random bits from a per-thread ChaCha generator that the OS seeds
+//! (`rand`'s `ThreadRng`), so knowing one id tells nothing about another. Time order
+//! matters too: the id is the usage record's primary key, and keys that arrive in order
+//! (to the millisecond) are appended to the index's last page, where fully random keys
+//! would dirty a different page (and write it to the WAL) for nearly every row.
 //!
-//! Not the `uuid` crate's time-ordered v7: it would change the ids' text, which stores and
-//! clients already keep, and take random bits for every id where a counter and one seed per
-//! process suffice. Nor the `hex` crate below: it encodes bytes, not an integer's low digits.
+//! Layout, 44 hex digits after `req_`: 12 of Unix milliseconds, then 32 random.
+//!
+//! Not the `uuid` crate's time-ordered v7: it has 74 random bits, not 128, and would change
+//! the ids' text, which stores and clients keep. Nor the `hex` crate below: it encodes
+//! bytes, not an integer's low digits.
 
-use std::hash::{BuildHasher, RandomState};
-use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-static SEED: LazyLock<u64> = LazyLock::new(|| {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    RandomState::new().hash_one((nanos, std::process::id())) & 0xffff_ffff_ffff
-});
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+use rand::RngCore;
 
-/// A new id: `req_` and 32 hex digits.
+/// A new id: `req_` and 44 hex digits.
 pub fn next() -> String {
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut random = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut random);
     // By hand rather than `format!`, whose padded hex formatting took about 2,900
     // instructions per id (callgrind), on every request.
-    let mut id = String::with_capacity(36);
+    let mut id = String::with_capacity(48);
     id.push_str("req_");
     push_hex(&mut id, millis & 0xffff_ffff_ffff, 12);
-    push_hex(&mut id, u64::from(n), 8);
-    push_hex(&mut id, *SEED, 12);
+    for half in random.chunks_exact(8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(half);
+        push_hex(&mut id, u64::from_be_bytes(bytes), 16);
+    }
     id
 }
 
@@ -49,17 +48,28 @@ fn push_hex(out: &mut String, value: u64, digits: u32) {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn ids_are_unique_and_ordered() {
+    fn ids_are_unique_and_ordered_by_time() {
         let ids: Vec<String> = (0..10_000).map(|_| super::next()).collect();
-        assert!(ids.iter().all(|id| id.len() == 36 && id.starts_with("req_")));
+        assert!(ids.iter().all(|id| id.len() == 48 && id.starts_with("req_")));
+        assert!(ids.iter().all(|id| id[4..].bytes().all(|b| b.is_ascii_hexdigit())));
         let unique: std::collections::HashSet<&String> = ids.iter().collect();
         assert_eq!(unique.len(), 10_000);
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids sort in creation order");
+        assert!(
+            ids.windows(2).all(|w| w[0][..16] <= w[1][..16]),
+            "ids sort in creation order by their millisecond"
+        );
     }
 
     #[test]
     fn hex_is_zero_padded_and_truncated_like_format() {
-        for (value, digits) in [(0u64, 12), (0xabc, 8), (u64::MAX, 12), (0x1234_5678_9abc, 12), (7, 1)] {
+        for (value, digits) in [
+            (0u64, 12),
+            (0xabc, 8),
+            (u64::MAX, 12),
+            (0x1234_5678_9abc, 12),
+            (7, 1),
+            (u64::MAX, 16),
+        ] {
             let mut out = String::new();
             super::push_hex(&mut out, value, digits);
             let width = digits as usize;

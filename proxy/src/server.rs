@@ -18,14 +18,15 @@ use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{BackgroundService, background_service};
 use pingora::services::listening::Service;
 
-use crate::admin::Admin;
+use crate::admin::{Admin, AdminAccess};
 use crate::config::ConfigFile;
 use crate::config::reload::{ConfigStore, ReloadHook};
+use crate::edge::{ConnectionCap, Edge, EdgeSettings};
 use crate::plugin_registry::{PluginSettings, Plugins};
 use crate::service::Gateway;
 use crate::telemetry::Telemetry;
 use crate::telemetry::TelemetryInputs;
-use crate::telemetry::background::TelemetryService;
+use crate::telemetry::background::{TelemetryService, WhenDrained};
 
 /// How often the config file is checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -42,6 +43,9 @@ pub enum ServeError {
     /// The telemetry hook could not be built.
     #[error("telemetry: {0}")]
     Telemetry(#[from] crate::telemetry::TelemetryError),
+    /// The private runtime directory could not be made, or is not private.
+    #[error("runtime directory: {0}")]
+    RuntimeDir(#[from] crate::private_dir::NotPrivate),
 }
 
 struct ConfigWatcher(Arc<ConfigStore>);
@@ -79,6 +83,14 @@ fn client_buffers() -> L4BufferSettings {
 /// Runs the gateway until shutdown. Does not return.
 pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<(), ServeError> {
     let s = &file.server;
+    // The default runtime directory (upgrade socket, pid file) is made private; a path the
+    // config chose is the operator's to set up.
+    let runtime_dir = crate::private_dir::runtime_dir();
+    for path in [&s.upgrade_sock, &s.pid_file] {
+        if std::path::Path::new(path).parent() == Some(runtime_dir.as_path()) {
+            crate::private_dir::ensure(&runtime_dir)?;
+        }
+    }
     let conf = ServerConf {
         threads: if s.threads == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
@@ -110,36 +122,47 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
     store.set_reload_hook(ReloadHook(Box::new(move |runtime| {
         repricer.reconfigure(runtime.pricing.clone(), runtime.labels.clone());
     })));
-    let grace = Duration::from_secs(s.grace_period_secs);
-    server.add_service(background_service(
-        "telemetry writer",
-        TelemetryService::new(telemetry.clone(), writer, grace),
-    ));
-
     let plugins = Plugins::load(PluginSettings::from_section(&file.plugins))?;
     server.add_service(background_service("plugin watcher", PluginWatcher(plugins.clone())));
 
-    let mut gateway = Service::new(
-        "aether gateway".into(),
-        Gateway::new(store.clone(), telemetry.clone(), plugins.clone()),
-    );
+    let edge = EdgeSettings::from_section(&s.edge);
+    let app = Arc::new(Gateway::new(store.clone(), telemetry.clone(), plugins.clone(), edge));
+    let grace = Duration::from_secs(s.grace_period_secs);
+    let serving = app.clone();
+    server.add_service(background_service(
+        "telemetry writer",
+        TelemetryService::new(
+            telemetry.clone(),
+            writer,
+            grace,
+            WhenDrained::Exit(Arc::new(move || serving.requests_in_flight())),
+        ),
+    ));
+    // One connection cap over both listeners.
+    let cap = ConnectionCap::new(edge.max_connections);
+    let mut gateway = Service::new("aether gateway".into(), Edge::plain(app.clone(), cap.clone()));
     gateway.add_listener(ListenerConfig::tcp(&s.listen).l4_buffer(client_buffers()));
-    if let Some(tls) = &s.tls {
-        let settings = TlsSettings::intermediate(&tls.cert, &tls.key).map_err(|e| ServeError::Tls(e.to_string()))?;
-        gateway.add_listener(
-            ListenerConfig::tcp(&tls.listen)
-                .tls(settings)
-                .l4_buffer(client_buffers()),
-        );
-    }
     server.add_service(gateway);
+    if let Some(tls) = &s.tls {
+        // The TLS listener is plain TCP to Pingora; the edge does the handshake, under
+        // its own deadline.
+        let settings = TlsSettings::intermediate(&tls.cert, &tls.key).map_err(|e| ServeError::Tls(e.to_string()))?;
+        let mut secure = Service::new(
+            "aether gateway (TLS)".into(),
+            Edge::tls(app, cap.clone(), settings.build(), edge.tls_handshake),
+        );
+        secure.add_listener(ListenerConfig::tcp(&tls.listen).l4_buffer(client_buffers()));
+        server.add_service(secure);
+    }
     if let Some(admin) = &file.admin {
         let mut service = Service::new(
             "aether admin".into(),
             HttpServer::new_app(
                 Admin::new(store.clone())
+                    .with_access(AdminAccess::from_section(admin))
                     .with_telemetry(telemetry)
-                    .with_plugins(plugins),
+                    .with_plugins(plugins)
+                    .with_edge(cap.counters()),
             ),
         );
         service.add_tcp(&admin.listen);

@@ -10,8 +10,10 @@
 //! body over 64 KiB), then drives Pingora's connectors in its own failover loop.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
+use aether_plugin_sdk::path;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, HttpServerOptions, ReusedHttpStream};
@@ -19,6 +21,7 @@ use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
 
 use crate::accounting;
+use crate::body_budget::{BodyBudget, BodyLease};
 use crate::capability;
 use crate::config::compile::PathSource;
 use crate::config::reload::ConfigStore;
@@ -26,6 +29,7 @@ use crate::context::{Lifecycle, RequestCtx};
 use crate::conversion::Conversion;
 use crate::conversion::request::ClientRequest;
 use crate::downstream::{self, client_gone};
+use crate::edge::EdgeSettings;
 use crate::error::GatewayError;
 use crate::failover::{self, CandidateRequest, HeaderSource, Outgoing};
 use crate::format::ErrorClass;
@@ -49,6 +53,11 @@ pub struct Gateway {
     telemetry: Telemetry,
     plugins: Arc<Plugins>,
     options: HttpServerOptions,
+    edge: EdgeSettings,
+    /// Requests between their head and their end (shutdown exits when none is left).
+    in_flight: AtomicUsize,
+    /// The request bodies held at once.
+    bodies: Arc<BodyBudget>,
 }
 
 /// Whether the client connection may serve another request.
@@ -60,23 +69,52 @@ enum Reuse {
 
 impl Gateway {
     /// A gateway serving the store's current config, reading requests and responses
-    /// through `plugins` and recording usage through `telemetry`.
-    pub fn new(store: Arc<ConfigStore>, telemetry: Telemetry, plugins: Arc<Plugins>) -> Self {
+    /// through `plugins`, recording usage through `telemetry`, holding client connections
+    /// to `edge`'s limits.
+    pub fn new(store: Arc<ConfigStore>, telemetry: Telemetry, plugins: Arc<Plugins>, edge: EdgeSettings) -> Self {
         let mut options = HttpServerOptions::default();
         options.h2c = true;
+        options.h2_idle_timeout = Some(edge.h2_idle);
         Gateway {
             store,
             upstreams: Upstreams::default(),
             telemetry,
             plugins,
             options,
+            bodies: BodyBudget::new(edge.max_inflight_body_bytes),
+            edge,
+            in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// Requests being served now, from their head to their last byte.
+    pub fn requests_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Reads the request head under the edge's deadline: `header` on a new connection;
+    /// on a kept-alive one, up to `keepalive_idle` for the next request to start (Pingora
+    /// closes it quietly then) and `header` more for its head.
+    async fn read_head(&self, session: &mut ServerSession) -> bool {
+        let kept_alive = session
+            .take_connection_user_context()
+            .is_some_and(|c| (*c).is::<KeptAlive>());
+        let limit = if kept_alive {
+            self.edge.keepalive_idle + self.edge.header
+        } else {
+            self.edge.header
+        };
+        matches!(tokio::time::timeout(limit, session.read_request()).await, Ok(Ok(true)))
     }
 
     async fn handle(&self, s: &mut ServerSession, ctx: &mut RequestCtx) -> Result<Reuse, GatewayError> {
         let endpoint = self.classify(s, ctx)?;
+        if endpoint == Endpoint::Probe {
+            return Ok(probe(s, ctx).await);
+        }
         let key_hash = authenticate(s, ctx)?;
         let (format, gemini, purpose) = match endpoint {
+            Endpoint::Probe => return Ok(Reuse::Keep),
             Endpoint::ListModels => return Ok(list_models(s, ctx).await),
             Endpoint::CountTokens { format, gemini } => (format, gemini, Purpose::CountTokens),
             Endpoint::Generate { format, gemini } => (format, gemini, Purpose::Generate),
@@ -103,6 +141,7 @@ impl Gateway {
         ctx.format = match &endpoint {
             Endpoint::Generate { format, .. } => *format,
             Endpoint::CountTokens { format, .. } => *format,
+            Endpoint::Probe => WireFormat::OpenaiChat,
             Endpoint::ListModels => {
                 crate::models::listing_format(&header.headers, header.uri.path(), header.uri.query())
             }
@@ -119,7 +158,8 @@ impl Gateway {
         gemini: Option<GeminiTarget>,
         purpose: Purpose,
     ) -> Result<Inspected, GatewayError> {
-        let body = downstream::read_body(s, ctx.config.max_body_bytes).await?;
+        let mut lease = self.bodies.lease();
+        let body = downstream::read_body(s, ctx.config.max_body_bytes, &self.edge, &mut lease).await?;
         if self.telemetry.stores_bodies() {
             ctx.request_body = Some(body.clone());
         }
@@ -148,6 +188,7 @@ impl Gateway {
             _ => UsageChunk::Relay,
         };
         Ok(Inspected {
+            _lease: lease,
             client: ClientRequest::new(plugin, head, body.clone()),
             body,
             facts,
@@ -236,10 +277,22 @@ impl Gateway {
     /// Token counting when no upstream of the client's format would serve the model: a
     /// local estimate, in the shape of the client's format.
     async fn count_tokens_locally(&self, s: &mut ServerSession, ctx: &mut RequestCtx, request: &Inspected) -> Reuse {
-        let value: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
-        let answer = match request.format {
-            WireFormat::Gemini => serde_json::json!({ "totalTokens": crate::count_tokens::estimate_gemini(&value) }),
-            _ => serde_json::json!({ "input_tokens": crate::count_tokens::estimate(&value) }),
+        // Tokenizing a multi-megabyte history takes milliseconds of CPU: large bodies are
+        // counted on the blocking pool, so the runtime thread keeps serving other requests.
+        let (body, format) = (request.body.clone(), request.format);
+        let count = move || {
+            let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            match format {
+                WireFormat::Gemini => {
+                    serde_json::json!({ "totalTokens": crate::count_tokens::estimate_gemini(&value) })
+                }
+                _ => serde_json::json!({ "input_tokens": crate::count_tokens::estimate(&value) }),
+            }
+        };
+        let answer = if request.body.len() > COUNT_INLINE_BYTES {
+            tokio::task::spawn_blocking(count).await.unwrap_or_default()
+        } else {
+            count()
         };
         let answer = answer.to_string().into_bytes();
         ctx.status = Some(200);
@@ -253,13 +306,16 @@ impl Gateway {
     async fn respond_error(&self, s: &mut ServerSession, ctx: &mut RequestCtx, error: &GatewayError) -> Reuse {
         let status = error.status();
         ctx.status = Some(status);
-        ctx.error = Some((error.kind(), error.to_string()));
+        // A message may quote what the client sent (a plugin's "invalid type: string …"):
+        // the configured keys are blanked from it before it reaches the record or the client.
+        let message = crate::telemetry::bodies::redact(&error.to_string(), &ctx.config.secrets);
+        ctx.error = Some((error.kind(), message.clone()));
         // A body left unread would be parsed as the next request: close instead.
         let reuse = if s.is_body_done() { Reuse::Keep } else { Reuse::Close };
         if reuse == Reuse::Close {
             s.set_keepalive(None);
         }
-        let body = self.error_body(&ctx.plugins, ctx.format, error);
+        let body = self.error_body(&ctx.plugins, ctx.format, error, message);
         if downstream::write_json(s, status, &ctx.id, body).await {
             reuse
         } else {
@@ -271,19 +327,23 @@ impl Gateway {
 impl Gateway {
     /// An error in the client's shape, by the client format's plugin; by the built-in
     /// plugin's code natively when the plugin itself failed (or the error is its failure).
-    fn error_body(&self, plugins: &PluginSnapshot, format: WireFormat, error: &GatewayError) -> Vec<u8> {
+    fn error_body(
+        &self,
+        plugins: &PluginSnapshot,
+        format: WireFormat,
+        error: &GatewayError,
+        message: String,
+    ) -> Vec<u8> {
+        let native = || format.error_body(error.class(), error.status(), &message);
         if matches!(error, GatewayError::Plugin(_)) {
-            return error.body(format);
+            return native();
         }
         let info = ErrorInfo {
             class: wit_class(error.class()),
             status: error.status(),
-            message: error.to_string(),
+            message: message.clone(),
         };
-        plugins
-            .get(format)
-            .error_body(&info)
-            .unwrap_or_else(|_| error.body(format))
+        plugins.get(format).error_body(&info).unwrap_or_else(|_| native())
     }
 }
 
@@ -388,6 +448,8 @@ enum ClaudeBeta {
 /// A request past ingress and inspection: everything the upstream phases need.
 #[derive(Debug)]
 struct Inspected {
+    /// The body's bytes in the gateway-wide budget, given back when the request ends.
+    _lease: BodyLease,
     /// The request as the conversion plugins see it (decoded only if a candidate needs it).
     client: ClientRequest,
     body: Bytes,
@@ -423,12 +485,9 @@ impl Inspected {
         } else {
             GeminiAction::Generate
         };
-        let mut path = provider
-            .path_template
-            .replace("{model}", upstream_model)
-            .replace("{action}", action.as_str());
+        let path = render(&provider.path_template, upstream_model, action);
         if provider.format == WireFormat::Gemini && action == GeminiAction::StreamGenerate {
-            path.push_str("?alt=sse");
+            return path::with_query(path, "alt=sse");
         }
         path
     }
@@ -437,21 +496,24 @@ impl Inspected {
     fn upstream_path(&self, c: &Candidate, upstream_model: &str) -> String {
         let provider = &c.route.provider;
         let action = self.gemini.as_ref().map_or(GeminiAction::Generate, |t| t.action);
-        let streaming_gemini = action == GeminiAction::StreamGenerate;
-        let mut path = provider
-            .path_template
-            .replace("{model}", upstream_model)
-            .replace("{action}", action.as_str());
+        let mut path = render(&provider.path_template, upstream_model, action);
         if self.purpose == Purpose::CountTokens && provider.format == WireFormat::Claude {
-            path.push_str("/count_tokens");
+            path = path::with_suffix(path, "/count_tokens");
         }
         match provider.format {
-            WireFormat::Gemini if streaming_gemini => path.push_str("?alt=sse"),
-            WireFormat::Claude if self.beta == ClaudeBeta::Forward => path.push_str("?beta=true"),
-            _ => {}
+            WireFormat::Gemini if action == GeminiAction::StreamGenerate => path::with_query(path, "alt=sse"),
+            WireFormat::Claude if self.beta == ClaudeBeta::Forward => path::with_query(path, "beta=true"),
+            _ => path,
         }
-        path
     }
+}
+
+/// A provider's path template with the model (as one encoded path segment: a name from
+/// the client cannot add segments, a query or a fragment) and the action filled in.
+fn render(template: &str, upstream_model: &str, action: GeminiAction) -> String {
+    template
+        .replace("{model}", &path::segment(upstream_model))
+        .replace("{action}", action.as_str())
 }
 
 /// Phase: the client key, from whichever header its format uses.
@@ -460,6 +522,29 @@ fn authenticate(s: &ServerSession, ctx: &mut RequestCtx) -> Result<[u8; 32], Gat
     let key_hash = ingress::client_key_hash(&header.headers, header.uri.query()).ok_or(GatewayError::MissingKey)?;
     ctx.client = Some(ctx.config.client(&key_hash).cloned().ok_or(GatewayError::InvalidKey)?);
     Ok(key_hash)
+}
+
+/// `GET /` and `HEAD /`: the gateway is up. No key is asked for and no record written.
+async fn probe(s: &mut ServerSession, ctx: &RequestCtx) -> Reuse {
+    const BODY: &[u8] = br#"{"status":"ok"}"#;
+    if s.req_header().method == http::Method::HEAD {
+        let written = async {
+            let mut header = downstream::response_header(200, &ctx.id, 2)?;
+            header.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+            header.insert_header(http::header::CONTENT_LENGTH, BODY.len().to_string())?;
+            s.write_response_header(Box::new(header)).await
+        };
+        return if written.await.is_ok() {
+            Reuse::Keep
+        } else {
+            Reuse::Close
+        };
+    }
+    if downstream::write_json(s, 200, &ctx.id, BODY.to_vec()).await {
+        Reuse::Keep
+    } else {
+        Reuse::Close
+    }
 }
 
 /// `GET /v1/models`: answered from the config.
@@ -518,14 +603,28 @@ impl HttpServerApp for Gateway {
         mut session: ServerSession,
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
-        match session.read_request().await {
-            Ok(true) => {}
-            Ok(false) | Err(_) => return None,
+        if !self.read_head(&mut session).await {
+            return None;
         }
+        let _counted = InFlight::enter(&self.in_flight);
+        self.serve(session, shutdown).await
+    }
+
+    fn server_options(&self) -> Option<&HttpServerOptions> {
+        Some(&self.options)
+    }
+}
+
+impl Gateway {
+    /// One request, its head read, to its end; the connection back if it may serve another.
+    async fn serve(&self, mut session: ServerSession, shutdown: &ShutdownWatch) -> Option<ReusedHttpStream> {
         if *shutdown.borrow() {
             session.set_keepalive(None);
         }
         session.set_abort_on_close(true);
+        // A client that stops reading is cut after this long blocked on one write (the
+        // relay sees the failed write as the client gone and cancels the upstream).
+        session.set_write_timeout(Some(self.edge.write));
         let mut ctx = RequestCtx {
             id: crate::request_id::next(),
             started: Instant::now(),
@@ -554,16 +653,46 @@ impl HttpServerApp for Gateway {
         if reuse == Reuse::Close {
             return None;
         }
-        let settings = HttpPersistentSettings::for_session(&session);
+        // Pingora keeps an HTTP/1.1 connection without a `Connection` header alive with no
+        // limit; the edge's idle timeout replaces that.
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(whole_secs(self.edge.keepalive_idle)));
+        }
+        let mut settings = HttpPersistentSettings::for_session(&session);
+        settings.set_user_context(Box::new(KeptAlive));
         match session.finish().await {
             Ok(Some(stream)) => Some(ReusedHttpStream::from_reusable_stream(stream, settings)),
             _ => None,
         }
     }
+}
 
-    fn server_options(&self) -> Option<&HttpServerOptions> {
-        Some(&self.options)
+/// Bodies up to this size are token-counted on the request's own thread (well under a
+/// millisecond); larger ones on the blocking pool.
+const COUNT_INLINE_BYTES: usize = 64 * 1024;
+
+/// One request counted in flight until dropped (however its task ends).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count)
     }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Marks a connection's next request as one on a kept-alive connection.
+struct KeptAlive;
+
+/// Pingora counts keep-alive timeouts in whole seconds (0 means forever): rounded up.
+fn whole_secs(d: std::time::Duration) -> u64 {
+    d.as_millis().div_ceil(1000).max(1).try_into().unwrap_or(u64::MAX)
 }
 
 /// One line per request at debug level: the usage record is the access log, so the request

@@ -15,36 +15,72 @@ use memchr::memmem::Finder;
 /// The event terminator, searched for with a prebuilt SIMD finder.
 static BLANK_LINE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
 
-/// Accumulates bytes and hands back complete events.
-#[derive(Debug, Default)]
+/// Accumulates bytes and hands back complete events; an unterminated event longer than its
+/// limit is an error, not an ever-growing buffer.
+#[derive(Debug)]
 pub struct SseFramer {
     buf: BytesMut,
     /// Where the search for the next terminator resumes (avoids rescanning).
     scanned: usize,
+    /// The longest partial event held.
+    max_event: usize,
+}
+
+/// The default limit on one event: generous for inline images in Gemini and Responses
+/// streams, bounded against an upstream that never terminates its event.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+impl Default for SseFramer {
+    fn default() -> Self {
+        SseFramer::new(DEFAULT_MAX_EVENT_BYTES)
+    }
+}
+
+/// An upstream event that did not end within the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an upstream event passed {limit} bytes without ending")]
+pub struct EventTooLarge {
+    /// The limit.
+    pub limit: usize,
 }
 
 impl SseFramer {
+    /// A framer holding at most `max_event` bytes of an unterminated event.
+    pub fn new(max_event: usize) -> Self {
+        SseFramer {
+            buf: BytesMut::new(),
+            scanned: 0,
+            max_event,
+        }
+    }
+
     /// Adds bytes; returns every complete event now available, concatenated, each with its
     /// terminating blank line (empty when no event is complete yet).
-    pub fn push(&mut self, chunk: Bytes) -> Bytes {
-        if self.buf.is_empty() {
+    pub fn push(&mut self, chunk: Bytes) -> Result<Bytes, EventTooLarge> {
+        let events = if self.buf.is_empty() {
             // The common case, nothing carried over: hand whole events back without a copy.
             let end = last_event_end(&chunk, 0).unwrap_or(0);
             self.buf.extend_from_slice(&chunk[end..]);
             self.scanned = self.buf.len();
-            return chunk.slice(..end);
-        }
-        self.buf.extend_from_slice(&chunk);
-        match last_event_end(&self.buf, self.scanned.saturating_sub(3)) {
-            Some(end) => {
-                self.scanned = 0;
-                self.buf.split_to(end).freeze()
+            chunk.slice(..end)
+        } else {
+            self.buf.extend_from_slice(&chunk);
+            match last_event_end(&self.buf, self.scanned.saturating_sub(3)) {
+                Some(end) => {
+                    self.scanned = 0;
+                    self.buf.split_to(end).freeze()
+                }
+                None => {
+                    self.scanned = self.buf.len();
+                    Bytes::new()
+                }
             }
-            None => {
-                self.scanned = self.buf.len();
-                Bytes::new()
-            }
+        };
+        if self.buf.len() > self.max_event {
+            self.buf = BytesMut::new();
+            return Err(EventTooLarge { limit: self.max_event });
         }
+        Ok(events)
     }
 
     /// Bytes of an event that has not been terminated (a stream cut mid-event).
@@ -177,14 +213,29 @@ mod tests {
         for cut in 1..stream.len() {
             let mut f = SseFramer::default();
             let mut out = Vec::new();
-            out.extend_from_slice(&f.push(Bytes::copy_from_slice(&stream[..cut])));
-            out.extend_from_slice(&f.push(Bytes::copy_from_slice(&stream[cut..])));
+            out.extend_from_slice(&f.push(Bytes::copy_from_slice(&stream[..cut])).unwrap());
+            out.extend_from_slice(&f.push(Bytes::copy_from_slice(&stream[cut..])).unwrap());
             assert_eq!(out, stream, "cut at {cut}");
             assert!(f.remainder().is_empty());
         }
         let mut f = SseFramer::default();
-        assert!(f.push(Bytes::from_static(b"data: part")).is_empty());
+        assert!(f.push(Bytes::from_static(b"data: part")).unwrap().is_empty());
         assert_eq!(f.remainder(), b"data: part");
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_cut_at_the_limit() {
+        let mut f = SseFramer::new(16);
+        assert_eq!(
+            f.push(Bytes::from_static(b"data: 1\n\ndata: 12345")).unwrap(),
+            &b"data: 1\n\n"[..]
+        );
+        assert_eq!(f.push(Bytes::from_static(b"6789")), Ok(Bytes::new()));
+        assert_eq!(f.push(Bytes::from_static(b"0123")), Err(EventTooLarge { limit: 16 }));
+        // Whole events of any total size pass: only the unterminated part is bounded.
+        let mut f = SseFramer::new(16);
+        let many = Bytes::from("data: 0123456789\n\n".repeat(100));
+        assert_eq!(f.push(many.clone()).unwrap(), many);
     }
 
     #[test]

@@ -740,3 +740,46 @@ fn a_trap_in_a_stream_loses_only_the_streams_of_its_shard() {
         assert_eq!(fresh.tap_report().unwrap().usage.input, 5);
     }
 }
+
+#[test]
+fn a_shard_instance_past_half_its_cap_is_retired_and_its_streams_carry_on() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("hostile.wasm"), artifact(test_artifacts::HOSTILE)).unwrap();
+    let mut settings = PluginSettings {
+        dir: Some(dir.0.clone()),
+        watch: Watch::Off,
+        ..PluginSettings::default()
+    };
+    settings.limits.stream_shards = 1;
+    settings.limits.memory_bytes = 64 << 20;
+    let plugins = Plugins::load(settings).unwrap();
+    let p = plugins.get(WireFormat::Claude);
+    let ok = SseEvent {
+        name: Some("message_start".into()),
+        data: r#"{"type":"message_start","message":{"usage":{"input_tokens":5}}}"#.into(),
+    };
+    let grow = SseEvent {
+        name: Some("ping".into()),
+        data: "hostile-grow".into(),
+    };
+    let a = p.open_usage_tap().unwrap();
+    let b = p.open_usage_tap().unwrap();
+    assert_eq!(p.stream_instances(), 1, "one slot: both streams on one instance");
+    // a's guest leaks past half the 64 MiB cap: its instance is retired, not trapped.
+    for _ in 0..40 {
+        a.tap_push(std::slice::from_ref(&grow)).unwrap();
+    }
+    let c = p.open_usage_tap().unwrap();
+    assert_eq!(p.stream_instances(), 2, "the new stream got a fresh instance");
+    for tap in [&a, &b, &c] {
+        tap.tap_push(std::slice::from_ref(&ok)).unwrap();
+        assert_eq!(tap.tap_report().unwrap().usage.input, 5, "every stream carries on");
+    }
+    drop((a, b));
+    assert_eq!(
+        p.stream_instances(),
+        1,
+        "the retired instance went with its last stream"
+    );
+    c.tap_push(std::slice::from_ref(&ok)).unwrap();
+}

@@ -108,7 +108,7 @@ async fn failover_records_every_candidate_tried() {
 }
 
 #[tokio::test]
-async fn all_failed_and_rejected_requests_leave_one_failed_record() {
+async fn all_failed_requests_leave_one_failed_record_and_unauthenticated_ones_none() {
     let broken = mock(MockConfig {
         fault: Fault::Status(500),
         ..MockConfig::default()
@@ -124,12 +124,32 @@ async fn all_failed_and_rejected_requests_leave_one_failed_record() {
     assert_eq!(r.attempts.len(), 1);
     assert!(r.cost.as_ref().is_none_or(|c| c.total.0 == 0));
 
-    let resp = client.post("/v1/messages", &[("x-api-key", "sk-nope")], "{}").await;
-    assert_eq!(resp.status, 401);
-    let r = gw.record(&id(&resp)).await;
-    assert_eq!((r.status, r.client_key.as_deref()), (Status::Failed, None));
-    assert_eq!(r.error.as_ref().unwrap().class, "invalid_key");
-    assert!(!format!("{r:?}").contains("sk-nope"), "the key is never recorded");
+    // Requests that never authenticate, and probes of `/`, are counted, not recorded.
+    let refused = [
+        client.post("/v1/messages", &[("x-api-key", "sk-nope")], "{}").await,
+        client.post("/v1/messages", &[], "{}").await,
+        client.post("/wp-login.php", &[], "").await,
+    ];
+    assert_eq!(refused.iter().map(|r| r.status).collect::<Vec<_>>(), [401, 401, 404]);
+    for probe in ["GET", "HEAD"] {
+        let resp = client.request(probe, "/", &[], "").await;
+        assert_eq!(resp.status, 200, "{probe} /");
+        assert!(resp.header("x-request-id").is_some());
+    }
+    gw.telemetry.flush().await.unwrap();
+    for resp in &refused {
+        assert!(
+            gw.telemetry.record(&id(resp)).await.unwrap().is_none(),
+            "{}",
+            resp.text()
+        );
+    }
+    let metrics = gw.telemetry.metrics_text();
+    for (reason, n) in [("invalid_key", 1), ("missing_key", 1), ("not_found", 1)] {
+        let line = format!(r#"aether_unauthenticated_requests_total{{reason="{reason}"}} {n}"#);
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
+    assert!(!metrics.contains("sk-nope"), "the key is never counted");
 }
 
 #[tokio::test]
@@ -220,8 +240,15 @@ async fn the_admin_api_serves_usage_traces_and_metrics() {
     .await;
     let client = Client::new(gw.addr);
     let ok = call(&client, "claude", "claude-sonnet-4-5", false, &[]).await;
-    let denied = client.post("/v1/messages", &[("x-api-key", "sk-nope")], "{}").await;
-    assert_eq!((ok.status, denied.status), (200, 401));
+    let failed = call(
+        &client,
+        "claude",
+        "claude-sonnet-4-5",
+        false,
+        &[("x-mock-status", "500")],
+    )
+    .await;
+    assert_eq!((ok.status, failed.status), (200, 503));
     gw.telemetry.flush().await.unwrap();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

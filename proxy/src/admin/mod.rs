@@ -1,7 +1,10 @@
 //! The admin listener (its own port, loopback by default): health, readiness, and a JSON
 //! view of providers, keys (names and weights, never secrets) and circuit states; with
 //! telemetry, the usage summary (`GET /admin/usage?since=&until=&by=`), one request's trace
-//! (`GET /admin/requests/{request_id}`) and Prometheus metrics (`GET /metrics`).
+//! (`GET /admin/requests/{request_id}`) and Prometheus metrics (`GET /metrics`). Every
+//! request passes [`access`]'s checks first (bearer token, loopback `Host`).
+
+pub mod access;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,8 +19,12 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::registry::Registry;
 use serde_json::json;
 
+pub use access::AdminAccess;
+
 use crate::config::compile::RuntimeConfig;
+use crate::config::file::AdminExposure;
 use crate::config::reload::ConfigStore;
+use crate::edge::EdgeCounters;
 use crate::plugin_registry::{ActiveStatus, Plugins};
 use crate::telemetry::{SummaryQuery, Telemetry, clock, metrics};
 
@@ -27,8 +34,9 @@ pub struct Admin {
     store: Arc<ConfigStore>,
     telemetry: Option<Telemetry>,
     plugins: Option<Arc<Plugins>>,
-    /// The plugins' metrics, appended to the telemetry's on `GET /metrics`.
-    plugin_metrics: Option<Registry>,
+    /// The plugins' and the edge's metrics, appended to the telemetry's on `GET /metrics`.
+    extra_metrics: Registry,
+    access: AdminAccess,
 }
 
 impl Admin {
@@ -38,8 +46,21 @@ impl Admin {
             store,
             telemetry: None,
             plugins: None,
-            plugin_metrics: None,
+            extra_metrics: Registry::default(),
+            access: AdminAccess::new(None, AdminExposure::LoopbackOnly),
         }
+    }
+
+    /// Who may use it (default: no token, loopback `Host` only).
+    pub fn with_access(mut self, access: AdminAccess) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Serves what the client edge turned away on `GET /metrics`.
+    pub fn with_edge(mut self, counters: std::sync::Arc<EdgeCounters>) -> Self {
+        self.extra_metrics.register_collector(Box::new(EdgeMetrics(counters)));
+        self
     }
 
     /// Serves usage, request traces and metrics from `telemetry`.
@@ -51,9 +72,8 @@ impl Admin {
     /// Serves the plugin listing (`GET /admin/plugins`); `POST /admin/reload` also rescans
     /// the plugin directory.
     pub fn with_plugins(mut self, plugins: Arc<Plugins>) -> Self {
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(PluginMetrics(plugins.clone())));
-        self.plugin_metrics = Some(registry);
+        self.extra_metrics
+            .register_collector(Box::new(PluginMetrics(plugins.clone())));
         self.plugins = Some(plugins);
         self
     }
@@ -154,19 +174,65 @@ impl Collector for PluginMetrics {
     }
 }
 
+/// Client connections the edge closed, read at each scrape.
+#[derive(Debug)]
+struct EdgeMetrics(Arc<EdgeCounters>);
+
+impl Collector for EdgeMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (name, help, value) in [
+            (
+                "aether_edge_connections_refused",
+                "Client connections closed at once because server.edge.max_connections were open.",
+                self.0.over_capacity.load(Relaxed),
+            ),
+            (
+                "aether_edge_tls_handshakes_failed",
+                "TLS handshakes that failed or passed server.edge.tls_handshake_ms.",
+                self.0.tls_failed.load(Relaxed),
+            ),
+        ] {
+            let family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            ConstCounter::new(value).encode(family)?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
         let config = self.store.current();
-        let method = session.req_header().method.as_str().to_owned();
-        let path = session.req_header().uri.path().to_owned();
-        let query = session.req_header().uri.query().map(str::to_owned);
+        let header = session.req_header();
+        let method = header.method.as_str().to_owned();
+        let path = header.uri.path().to_owned();
+        let query = header.uri.query().map(str::to_owned);
+        let host = header
+            .headers
+            .get(http::header::HOST)
+            .map(http::HeaderValue::as_bytes)
+            .or_else(|| header.uri.authority().map(|a| a.as_str().as_bytes()));
+        let authorization = header
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .map(http::HeaderValue::as_bytes);
+        if let Err(denied) = self.access.check(&path, host, authorization) {
+            let (status, message) = denied.answer();
+            let body = json!({ "error": message }).to_string().into_bytes();
+            let mut response = http::Response::builder()
+                .status(status)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .header(http::header::CONTENT_LENGTH, body.len());
+            if denied == access::Denied::Token {
+                response = response.header(http::header::WWW_AUTHENTICATE, "Bearer");
+            }
+            return response.body(body).unwrap_or_default();
+        }
         if method == "GET" && path == "/metrics" {
             let mut text = self.telemetry.as_ref().map(Telemetry::metrics_text).unwrap_or_default();
-            if let Some(registry) = &self.plugin_metrics
-                && metrics::encode(&mut text, registry).is_err()
-            {
-                tracing::warn!("the plugin metrics could not be encoded");
+            if metrics::encode(&mut text, &self.extra_metrics).is_err() {
+                tracing::warn!("the plugin and edge metrics could not be encoded");
             }
             return http::Response::builder()
                 .status(200)

@@ -21,6 +21,7 @@ use crate::capability::Capabilities;
 use crate::circuit::{CircuitBreaker, CircuitRegistry, CircuitSettings};
 use crate::format::WireFormat;
 use crate::rendezvous;
+use crate::telemetry::bodies::Redactor;
 use crate::telemetry::{Labels, Pricing, PricingError};
 
 /// The config the request path reads. Immutable; a reload builds a new one.
@@ -28,6 +29,8 @@ use crate::telemetry::{Labels, Pricing, PricingError};
 pub struct RuntimeConfig {
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Longest SSE event accepted from an upstream.
+    pub max_event_bytes: usize,
     /// Circuit breaker thresholds.
     pub circuit: CircuitSettings,
     /// Providers in file order (for the admin view).
@@ -41,6 +44,8 @@ pub struct RuntimeConfig {
     pub pricing: Arc<Pricing>,
     /// The label values metrics allow: configured models, aliases and providers.
     pub labels: Labels,
+    /// Every key value this config holds, redacted from stored bodies by value.
+    pub secrets: Arc<Redactor>,
 }
 
 /// A compiled config and the warnings its pass raised (parts disabled, not errors).
@@ -92,8 +97,10 @@ impl ModelAllowList {
 pub struct Timeouts {
     /// Connect (TCP + TLS).
     pub connect: Duration,
-    /// Until the response head and, for streams, the first event.
+    /// Streams: until the response head and the first event.
     pub first_byte: Duration,
+    /// Non-streamed responses: until the response head.
+    pub response: Duration,
     /// Between reads.
     pub idle: Duration,
     /// The whole exchange.
@@ -125,6 +132,8 @@ pub struct Provider {
     pub path_source: PathSource,
     /// HTTP version policy.
     pub http: HttpVersionSetting,
+    /// Whether clients' `OpenAI-Organization` / `OpenAI-Project` headers are forwarded.
+    pub client_billing_headers: crate::config::file::ClientBillingHeaders,
     /// Timeouts.
     pub timeouts: Timeouts,
     /// Extra headers.
@@ -154,7 +163,7 @@ pub struct ProviderKey {
     pub breaker: Arc<CircuitBreaker>,
     /// What requests through this key may need: the provider's and the key's own.
     pub capabilities: Capabilities,
-    _secret: Secret,
+    secret: Secret,
 }
 
 /// A way to serve a client-facing model: this provider, this key, this upstream model.
@@ -166,6 +175,19 @@ pub struct Route {
     pub key: Arc<ProviderKey>,
     /// Upstream model name; `None` means the requested name passes through.
     pub upstream_model: Option<Arc<str>>,
+    /// Who chose the model name sent upstream.
+    pub model_source: ModelSource,
+}
+
+/// Who chose the model name a route sends upstream, which decides whose fault an
+/// upstream's "no such model" is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    /// The config names it (a listed model, or a wildcard mapped to one model).
+    Configured,
+    /// The client's name passes through a `"*" = "*"` wildcard: an unknown model is the
+    /// client's doing, not the key's.
+    Client,
 }
 
 /// Something a config lacks that every request needs: with it, the gateway runs but can
@@ -250,9 +272,22 @@ impl RuntimeConfig {
         }
 
         let (routes, wildcard) = routes(&providers);
+        let client_secrets: Vec<Secret> = file
+            .client_keys
+            .iter()
+            .filter_map(|c| c.key.as_deref())
+            .filter_map(|raw| SecretRef::parse(raw).resolve())
+            .collect();
+        let secrets = Redactor::new(
+            providers
+                .iter()
+                .flat_map(|(p, _)| p.keys.iter().map(|k| k.secret.expose()))
+                .chain(client_secrets.iter().map(Secret::expose)),
+        );
         Ok(Compiled {
             runtime: RuntimeConfig {
                 max_body_bytes: file.server.max_body_bytes,
+                max_event_bytes: file.server.max_event_bytes,
                 circuit,
                 providers: providers.into_iter().map(|(p, _)| p).collect(),
                 clients,
@@ -261,6 +296,7 @@ impl RuntimeConfig {
                 aliases: file.aliases.clone().into_iter().collect(),
                 pricing: Arc::new(pricing),
                 labels: super::telemetry::labels(file),
+                secrets: Arc::new(secrets),
             },
             warnings: d.into_vec(),
         })
@@ -404,14 +440,15 @@ fn compile_provider(
         }
     };
     if let Some(template) = &p.path
-        && !template.starts_with('/')
+        && let Err(e) = aether_plugin_sdk::path::check(&template.replace("{model}", "m").replace("{action}", "a"))
     {
-        error(d, format!("{path}.path"), "must start with /".into());
+        error(d, format!("{path}.path"), format!("not a path Aether can send: {e}"));
     }
     let t = &p.timeouts;
     for (name, v) in [
         ("connect_ms", t.connect_ms),
         ("first_byte_ms", t.first_byte_ms),
+        ("response_ms", t.response_ms),
         ("idle_ms", t.idle_ms),
         ("total_ms", t.total_ms),
     ] {
@@ -497,7 +534,7 @@ fn compile_provider(
             affinity_seed: rendezvous::seed(format!("{}\0{}", p.name, key.name).as_bytes()),
             breaker: registry.get(&p.name, &key.name),
             capabilities: provider_caps.union(key.capabilities.iter().copied().collect()),
-            _secret: secret,
+            secret,
         }));
     }
     let url = url.filter(|_| ok)?;
@@ -511,9 +548,11 @@ fn compile_provider(
         },
         url,
         http: p.http,
+        client_billing_headers: p.client_billing_headers,
         timeouts: Timeouts {
             connect: Duration::from_millis(t.connect_ms),
             first_byte: Duration::from_millis(t.first_byte_ms),
+            response: Duration::from_millis(t.response_ms),
             idle: Duration::from_millis(t.idle_ms),
             total: Duration::from_millis(t.total_ms),
         },
@@ -546,6 +585,11 @@ fn routes(providers: &[(Arc<Provider>, &ProviderSection)]) -> (HashMap<String, V
                     key: key.clone(),
                     upstream_model: (client_model != upstream_model && upstream_model != "*")
                         .then(|| Arc::from(upstream_model.as_str())),
+                    model_source: if client_model == "*" && upstream_model == "*" {
+                        ModelSource::Client
+                    } else {
+                        ModelSource::Configured
+                    },
                 };
                 if client_model == "*" {
                     wildcard.push(route);

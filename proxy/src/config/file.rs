@@ -92,14 +92,21 @@ pub struct ServerSection {
     pub tls: Option<TlsSection>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Longest SSE event accepted from an upstream, in bytes (a longer one ends the stream
+    /// with an error event instead of growing a buffer without bound).
+    pub max_event_bytes: usize,
     /// Worker threads for the listener (0 = one per core).
     pub threads: usize,
     /// Seconds to keep serving in-flight requests after SIGTERM.
     pub grace_period_secs: u64,
     /// Unix socket used to hand listening sockets to a new binary on graceful upgrade.
+    /// Default: `upgrade.sock` in the private runtime directory
+    /// ([`crate::private_dir::runtime_dir`]).
     pub upgrade_sock: String,
-    /// PID file (used by graceful upgrade).
+    /// PID file (used by graceful upgrade). Default: `aether.pid` beside the socket.
     pub pid_file: String,
+    /// What a client connection is allowed: deadlines, write timeout, connection cap.
+    pub edge: EdgeSection,
 }
 
 impl Default for ServerSection {
@@ -108,10 +115,61 @@ impl Default for ServerSection {
             listen: "127.0.0.1:8080".into(),
             tls: None,
             max_body_bytes: 32 * 1024 * 1024,
+            max_event_bytes: crate::sse::DEFAULT_MAX_EVENT_BYTES,
             threads: 0,
             grace_period_secs: 30,
-            upgrade_sock: "/tmp/aether_upgrade.sock".into(),
-            pid_file: "/tmp/aether.pid".into(),
+            upgrade_sock: crate::private_dir::runtime_dir()
+                .join("upgrade.sock")
+                .display()
+                .to_string(),
+            pid_file: crate::private_dir::runtime_dir()
+                .join("aether.pid")
+                .display()
+                .to_string(),
+            edge: EdgeSection::default(),
+        }
+    }
+}
+
+/// `[server.edge]`: the limits on client connections (read at start). Defaults follow
+/// nginx's where it has one, shortened where an LLM client has no reason to be slow (a
+/// request head is a few KB).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeSection {
+    /// The request head, from accept (or the first byte of a kept-alive connection's next
+    /// request) to its blank line.
+    pub header_ms: u64,
+    /// An HTTP/1.1 connection idle between requests (whole seconds, rounded up).
+    pub keepalive_idle_ms: u64,
+    /// The request body's base allowance, in milliseconds...
+    pub body_ms: u64,
+    /// ...plus one second per this many bytes received.
+    pub body_min_bytes_per_sec: u64,
+    /// The longest one write to the client may block (a client that stopped reading).
+    pub write_ms: u64,
+    /// An HTTP/2 connection with no open stream.
+    pub h2_idle_ms: u64,
+    /// The TLS handshake.
+    pub tls_handshake_ms: u64,
+    /// Client connections open at once, over every listener.
+    pub max_connections: usize,
+    /// Request-body bytes held at once, over every request (a body that would pass it: 503).
+    pub max_inflight_body_bytes: usize,
+}
+
+impl Default for EdgeSection {
+    fn default() -> Self {
+        EdgeSection {
+            header_ms: 10_000,
+            keepalive_idle_ms: 75_000,
+            body_ms: 30_000,
+            body_min_bytes_per_sec: 4096,
+            write_ms: 60_000,
+            h2_idle_ms: 180_000,
+            tls_handshake_ms: 10_000,
+            max_connections: 16_384,
+            max_inflight_body_bytes: 1 << 30,
         }
     }
 }
@@ -148,6 +206,9 @@ pub struct AdminSection {
     /// Whether a non-loopback address is allowed.
     #[serde(default)]
     pub exposure: AdminExposure,
+    /// `env:NAME`: a bearer token every admin request but `/healthz` must carry. Required
+    /// with `exposure = "public"`.
+    pub token: Option<String>,
 }
 
 /// `[circuit_breaker]`.
@@ -241,6 +302,20 @@ pub struct ProviderSection {
     pub keys: Vec<ProviderKeySection>,
     /// What the provider's models can do; unset: tools, vision, thinking, structured_output.
     pub capabilities: Option<Vec<crate::capability::Capability>>,
+    /// Whether a client's `OpenAI-Organization` / `OpenAI-Project` reach this provider.
+    #[serde(default)]
+    pub client_billing_headers: ClientBillingHeaders,
+}
+
+/// Whether client headers that choose what the operator's key bills are forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientBillingHeaders {
+    /// Dropped: the key bills its own default organization and project (the default).
+    #[default]
+    Drop,
+    /// Forwarded: clients may pick among the organizations and projects the key can use.
+    Forward,
 }
 
 /// `[providers.timeouts]`, all in milliseconds.
@@ -249,8 +324,11 @@ pub struct ProviderSection {
 pub struct TimeoutsSection {
     /// TCP (and TLS) connect.
     pub connect_ms: u64,
-    /// From sending the request to the response head and, for streams, the first event.
+    /// Streams: from sending the request to the response head and the first event.
     pub first_byte_ms: u64,
+    /// Non-streamed responses: from sending the request to the response head, which only
+    /// comes once the whole answer is generated.
+    pub response_ms: u64,
     /// Longest silence between two reads once the response has started.
     pub idle_ms: u64,
     /// Whole exchange with one upstream, stream included.
@@ -262,6 +340,7 @@ impl Default for TimeoutsSection {
         TimeoutsSection {
             connect_ms: 5_000,
             first_byte_ms: 60_000,
+            response_ms: 600_000,
             idle_ms: 120_000,
             total_ms: 900_000,
         }

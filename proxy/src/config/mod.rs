@@ -36,12 +36,28 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Not valid TOML, or fields of the wrong type or unknown.
-    #[error("{0}")]
-    Parse(#[from] toml::de::Error),
+    /// Not valid TOML, or a field of the wrong type or unknown: where and what, never the
+    /// text of the line (it may hold a literal key, and this message reaches the log and
+    /// `POST /admin/reload`'s answer). So the TOML error is not kept as a source: its
+    /// `Display` quotes the line.
+    #[error("{}line {line}, column {column}: {message}", at(.path))]
+    Parse {
+        /// The field's dotted path, when the error is in a value (`providers[0].weight`).
+        path: Option<String>,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, with quoted values blanked.
+        message: String,
+    },
     /// The config pass found errors; each is listed (warnings too, for context).
     #[error("invalid config:\n{}", list(.0))]
     Invalid(Vec<Diagnostic>),
+}
+
+fn at(path: &Option<String>) -> String {
+    path.as_ref().map(|p| format!("{p}: ")).unwrap_or_default()
 }
 
 fn list(diagnostics: &[Diagnostic]) -> String {
@@ -69,7 +85,53 @@ pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    Ok(toml::from_str(&text)?)
+    parse(&text)
+}
+
+/// Parses config text, with each field's path in the error.
+pub fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
+    let parse_error = |path: Option<String>, e: &toml::de::Error| {
+        let (line, column) = e.span().map_or((0, 0), |span| line_and_column(text, span.start));
+        ConfigError::Parse {
+            path,
+            line,
+            column,
+            message: blank_quoted(e.message()),
+        }
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| parse_error(None, &e))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        parse_error((path != ".").then_some(path), e.inner())
+    })
+}
+
+/// The 1-based line and column of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    (line, offset.min(text.len()) - line_start + 1)
+}
+
+/// A serde message with every double-quoted value blanked (`invalid type: string
+/// "sk-live-…", expected u32` names the value it rejected).
+fn blank_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if inside {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Validates and compiles a parsed file, in one pass.
@@ -86,4 +148,25 @@ pub fn build(file: ConfigFile, registry: &CircuitRegistry) -> Result<Loaded, Con
 /// Reads, validates and compiles.
 pub fn load(path: &Path, registry: &CircuitRegistry) -> Result<Loaded, ConfigError> {
     build(read(path)?, registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parse_error_names_the_place_and_never_quotes_the_line() {
+        let text = "[[providers]]\nname = \"p\"\nformat = \"claude\"\nbase_url = \"http://x\"\nkeys = [{ name = \"k\", api_key = \"sk-live-CANARY\", weight = \"sk-live-CANARY\" }]\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(!e.contains("CANARY"), "{e}");
+        assert!(e.starts_with("providers[0].keys[0].weight: line 5, column"), "{e}");
+        let e = parse("[server]\nlisten = sk-live-CANARY\n").unwrap_err().to_string();
+        assert!(!e.contains("CANARY"), "{e}");
+        assert!(e.starts_with("line 2, column 10: "), "{e}");
+        let e = parse("[server]\nlisen = \"x\"\n").unwrap_err().to_string();
+        assert!(
+            e.contains("lisen") && e.contains("line 2"),
+            "unknown fields are named: {e}"
+        );
+    }
 }

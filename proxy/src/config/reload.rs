@@ -3,9 +3,13 @@
 //! A reload is parse → validate-and-compile (one pass) → swap. An invalid file leaves the running
 //! config in place and logs every problem. Requests hold an `Arc` to the generation they
 //! started with, so in-flight requests and open streams finish on it.
+//!
+//! Reloads are serialised: the file watcher, SIGHUP and `POST /admin/reload` each read the
+//! file, compile and swap under one lock, so a reload that read an older version of the
+//! file can never swap after one that read a newer version.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -20,6 +24,8 @@ pub struct ConfigStore {
     registry: Arc<CircuitRegistry>,
     path: Option<PathBuf>,
     on_reload: OnceLock<ReloadHook>,
+    /// Held from reading the file to the swap.
+    reloading: Mutex<()>,
 }
 
 /// Called with each newly applied config, for parts of Aether that keep their own copy of
@@ -49,6 +55,7 @@ impl ConfigStore {
             registry,
             path,
             on_reload: OnceLock::new(),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -72,6 +79,7 @@ impl ConfigStore {
         let Some(path) = &self.path else {
             return ReloadOutcome::Rejected("no config file to reload from".into());
         };
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
         match super::load(path, &self.registry) {
             Ok(loaded) => {
                 for w in &loaded.warnings {

@@ -6,7 +6,8 @@
 use std::net::SocketAddr;
 
 use super::diagnostic::Diagnostics;
-use super::file::{AdminExposure, AdminSection, PluginsSection, ServerSection};
+use super::file::{AdminExposure, AdminSection, EdgeSection, PluginsSection, ServerSection};
+use super::secret::SecretRef;
 use crate::telemetry::TelemetrySection;
 
 /// `[server]`: the listeners and the body limit.
@@ -23,12 +24,40 @@ pub fn check_server(d: &mut Diagnostics, server: &ServerSection) {
     if server.max_body_bytes == 0 {
         d.error("server.max_body_bytes", "must be greater than 0");
     }
+    if server.max_event_bytes < 4096 {
+        d.error("server.max_event_bytes", "must be at least 4096");
+    }
+    check_edge(d, &server.edge);
 }
 
-/// `[admin]`: a loopback address unless exposure is public.
+/// `[server.edge]`: every limit set (a zero would cut every connection at once).
+fn check_edge(d: &mut Diagnostics, e: &EdgeSection) {
+    for (field, value) in [
+        ("header_ms", e.header_ms),
+        ("keepalive_idle_ms", e.keepalive_idle_ms),
+        ("body_ms", e.body_ms),
+        ("body_min_bytes_per_sec", e.body_min_bytes_per_sec),
+        ("write_ms", e.write_ms),
+        ("h2_idle_ms", e.h2_idle_ms),
+        ("tls_handshake_ms", e.tls_handshake_ms),
+    ] {
+        if value == 0 {
+            d.error(format!("server.edge.{field}"), "must be greater than 0");
+        }
+    }
+    if e.max_connections == 0 {
+        d.error("server.edge.max_connections", "must be greater than 0");
+    }
+    if e.max_inflight_body_bytes == 0 {
+        d.error("server.edge.max_inflight_body_bytes", "must be greater than 0");
+    }
+}
+
+/// `[admin]`: a loopback address unless exposure is public; a public admin has a token,
+/// and a token is an `env:` reference whose variable is set.
 pub fn check_admin(d: &mut Diagnostics, admin: Option<&AdminSection>) {
-    if let Some(admin) = admin
-        && let Some(addr) = check_addr(d, "admin.listen", &admin.listen)
+    let Some(admin) = admin else { return };
+    if let Some(addr) = check_addr(d, "admin.listen", &admin.listen)
         && !addr.ip().is_loopback()
         && admin.exposure == AdminExposure::LoopbackOnly
     {
@@ -36,6 +65,21 @@ pub fn check_admin(d: &mut Diagnostics, admin: Option<&AdminSection>) {
             "admin.listen",
             format!("{addr} is not a loopback address; set admin.exposure = \"public\" to allow it"),
         );
+    }
+    match admin.token.as_deref().map(SecretRef::parse) {
+        None if admin.exposure == AdminExposure::Public => d.error(
+            "admin.token",
+            "a public admin listener needs a bearer token: admin.token = \"env:NAME\"",
+        ),
+        None => {}
+        Some(SecretRef::Literal(_)) => d.error(
+            "admin.token",
+            "must be an env:NAME reference (a literal token would sit in the file)",
+        ),
+        Some(token @ SecretRef::Env(var)) if token.resolve().is_none() => {
+            d.error("admin.token", format!("env var {var} is not set"));
+        }
+        Some(SecretRef::Env(_)) => {}
     }
 }
 

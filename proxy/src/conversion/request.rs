@@ -74,10 +74,25 @@ impl ClientRequest {
             upstream.encode_request(ir)
         })?;
         let EncodedRequest { path, headers, body } = settle(Step::EncodeRequest, encoded)?;
+        // The path goes to the upstream as it is: one that could mean another path (a `..`
+        // segment, an unescaped space, `#`, a control character) is refused.
+        if let Err(e) = aether_plugin_sdk::path::check(&path) {
+            return Err(ConversionError::Plugin {
+                step: Step::EncodeRequest,
+                error: upstream.bad_output(format!("unsafe upstream path: {e}")),
+            });
+        }
         let mut map = HeaderMap::with_capacity(headers.len());
         for h in headers {
             // A header the plugin spelled wrongly is its bug; leaving it out beats failing.
-            if let (Ok(name), Ok(value)) = (HeaderName::try_from(h.name), HeaderValue::try_from(h.value)) {
+            // Framing, hop-by-hop and credential headers are the host's alone.
+            let Ok(name) = HeaderName::try_from(h.name) else {
+                continue;
+            };
+            if crate::headers::is_hop_by_hop(name.as_str()) || crate::headers::is_credential(name.as_str()) {
+                continue;
+            }
+            if let Ok(value) = HeaderValue::try_from(h.value) {
                 map.append(name, value);
             }
         }

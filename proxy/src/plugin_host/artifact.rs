@@ -5,8 +5,10 @@
 //!
 //! This is the plugin host's only file with `unsafe`: loading a precompiled artifact runs
 //! native code that wasmtime cannot verify. Aether only loads artifacts it wrote itself into
-//! its own cache directory, under a name that binds the source hash and the engine build;
-//! anyone who can write that directory can already replace the binary's configuration.
+//! its own cache directory, under a name that binds the source hash and the engine build.
+//! The directory is created `0700` (an existing one must belong to the gateway's user and is
+//! tightened to `0700`), and an artifact is loaded only when that user owns it and nobody
+//! else can write it ([`crate::private_dir`]); otherwise the plugin is compiled again.
 #![allow(unsafe_code)]
 
 use std::collections::HashMap;
@@ -52,7 +54,7 @@ pub fn compile(
         return Ok((found, Origin::Memory));
     }
     let disk_path = cache_dir.map(|dir| dir.join(format!("{hash}-{:016x}.cwasm", engine_fingerprint(engine))));
-    let from_disk = disk_path.as_deref().filter(|p| p.is_file()).and_then(|p| {
+    let from_disk = disk_path.as_deref().filter(|p| is_private_artifact(p)).and_then(|p| {
         // SAFETY: see the module docs: the file is one this process (or an earlier run of the
         // same build) wrote from a component whose hash is in its name.
         unsafe { Component::deserialize_file(engine, p) }.ok()
@@ -111,19 +113,42 @@ fn classify(e: &wasmtime::Error) -> PluginLoadError {
 fn store_artifact(artifact: &[u8], path: &Path) {
     let result = (|| {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::private_dir::ensure(dir).map_err(std::io::Error::other)?;
         }
         // Unique per writer: gateways in one process (the tests) may store the same artifact
         // at once.
         static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp: PathBuf = path.with_extension(format!("tmp{}-{n}", std::process::id()));
-        std::fs::write(&tmp, artifact)?;
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(artifact)?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if let Err(e) = result {
         tracing::warn!(path = %path.display(), error = %e, "could not cache a compiled plugin");
     }
+}
+
+/// Whether an artifact may be loaded: a file in a private directory, owned by this user and
+/// writable by nobody else. Anything else is compiled again (and the artifact rewritten).
+fn is_private_artifact(path: &Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
+    let private = path.parent().is_some_and(|dir| crate::private_dir::ensure(dir).is_ok())
+        && crate::private_dir::check_file(path).is_ok();
+    if !private {
+        tracing::warn!(path = %path.display(), "a cached plugin artifact is not private to the gateway's user; compiling instead");
+    }
+    private
 }
 
 /// The engine's compatibility hash as a number for file names.

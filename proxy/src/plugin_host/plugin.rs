@@ -11,13 +11,16 @@
 //!
 //! **Streams.** A stream's state lives in a WIT resource inside one of a few shard instances
 //! (chosen round-robin), not in an instance of its own: 10,000 open streams cost 10,000
-//! small guest objects, not 10,000 linear memories. A shard is locked only for the length
-//! of one call (microseconds; never across an `.await`). If a shard instance fails, it is
-//! replaced and the streams whose state it held report [`CallError::StreamLost`]; other
-//! shards' streams carry on.
+//! small guest objects, not 10,000 linear memories. A shard instance is locked only for the
+//! length of one call (microseconds; never across an `.await`). If a shard instance fails,
+//! its slot gets a fresh one and the streams whose state it held report
+//! [`CallError::StreamLost`]; other shards' streams carry on. A shard instance whose memory
+//! grows past half the cap (a guest that leaks, or a few huge streams) is retired before it
+//! can hit the cap and lose every stream in it: new streams go to a fresh instance in its
+//! slot, and the old one lives on for the streams it holds, freed when the last one ends.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use memchr::memmem::Finder;
 use wasmtime::component::{InstancePre, ResourceAny};
@@ -73,6 +76,11 @@ pub struct CallLimits {
 }
 
 impl CallLimits {
+    /// A shard instance whose memory passes this is retired (half the cap).
+    fn retire_bytes(&self) -> usize {
+        self.memory_bytes / 2
+    }
+
     fn deadline_ticks(&self) -> u64 {
         let tick = EPOCH_TICK.as_millis().max(1) as u64;
         self.timeout_ms.div_ceil(tick) + 1
@@ -97,10 +105,27 @@ struct Warm {
     bindings: FormatPlugin,
 }
 
-struct Shard {
-    warm: Option<Warm>,
-    /// Bumped when the shard's instance is replaced; resources of older generations are gone.
-    generation: u64,
+/// One shard instance, shared by its slot (while it is the slot's current one) and by the
+/// streams whose resources it holds.
+struct ShardInstance {
+    state: Mutex<ShardState>,
+    /// The plugin's count of live shard instances, decremented when this one goes.
+    alive: Arc<AtomicUsize>,
+}
+
+impl Drop for ShardInstance {
+    fn drop(&mut self) {
+        self.alive.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+enum ShardState {
+    /// Not instantiated yet (on its first call).
+    Fresh,
+    /// Serving (boxed: the store is large, and every slot starts `Fresh`).
+    Live(Box<Warm>),
+    /// A call failed: the guest state of every stream in it is gone.
+    Failed,
 }
 
 /// One loaded, checked plugin version.
@@ -121,8 +146,10 @@ pub struct Plugin {
     pre: FormatPluginPre<HostState>,
     limits: CallLimits,
     idle: Mutex<Vec<Warm>>,
-    shards: Box<[Mutex<Shard>]>,
+    /// Each slot's current shard instance (new streams open there).
+    shards: Box<[Mutex<Option<Arc<ShardInstance>>>]>,
     next_shard: AtomicUsize,
+    shard_instances: Arc<AtomicUsize>,
     runtime: &'static Runtime,
 }
 
@@ -185,12 +212,7 @@ impl LinkedPlugin {
         source: Source,
     ) -> Plugin {
         let shards = (0..self.limits.stream_shards.max(1))
-            .map(|_| {
-                Mutex::new(Shard {
-                    warm: None,
-                    generation: 0,
-                })
-            })
+            .map(|_| Mutex::new(None))
             .collect();
         Plugin {
             format,
@@ -209,6 +231,7 @@ impl LinkedPlugin {
             idle: Mutex::new(Vec::new()),
             shards,
             next_shard: AtomicUsize::new(0),
+            shard_instances: Arc::default(),
             runtime: self.runtime,
         }
     }
@@ -296,7 +319,8 @@ impl Plugin {
         e
     }
 
-    fn bad_output(&self, reason: String) -> CallError {
+    /// Counts, logs and returns a failure for an answer the host found unusable.
+    pub fn bad_output(&self, reason: String) -> CallError {
         self.failed(CallError::BadOutput {
             plugin: self.label.clone(),
             reason,
@@ -399,58 +423,87 @@ impl Plugin {
         self.markers.is_empty() || self.markers.iter().any(|m| m.find(raw_event).is_some())
     }
 
-    /// Opens a per-stream resource on a shard instance.
+    /// Opens a per-stream resource on the current instance of the next slot (round-robin).
     fn open(
         self: &Arc<Self>,
         make: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<ResourceAny>,
     ) -> Result<StreamResource, CallError> {
-        let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % self.shards.len();
-        let (handle, generation) = self.on_shard(shard, None, |g, s| make(g, s))?;
+        let slot = self.next_shard.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+        let instance = {
+            let mut current = self.shards[slot].lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(current.get_or_insert_with(|| {
+                self.shard_instances.fetch_add(1, Ordering::Relaxed);
+                Arc::new(ShardInstance {
+                    state: Mutex::new(ShardState::Fresh),
+                    alive: Arc::clone(&self.shard_instances),
+                })
+            }))
+        };
+        let handle = self.on_shard(slot, &instance, make)?;
         Ok(StreamResource {
             plugin: Arc::clone(self),
-            shard,
-            generation,
+            slot,
+            instance,
             handle: Some(handle),
         })
     }
 
-    /// Runs `f` on shard `index`'s instance (made on demand). With `expect`, fails with
-    /// [`CallError::StreamLost`] when the shard was replaced since that generation.
+    /// Runs `f` on a shard instance (instantiated on its first call). Fails with
+    /// [`CallError::StreamLost`] when the instance failed before. After the call, an
+    /// instance that failed, or whose memory passed [`CallLimits::retire_bytes`], stops
+    /// being its slot's current one.
     fn on_shard<R>(
         &self,
-        index: usize,
-        expect: Option<u64>,
+        slot: usize,
+        instance: &Arc<ShardInstance>,
         f: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<(R, u64), CallError> {
+    ) -> Result<R, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let lost = || CallError::StreamLost {
             plugin: self.label.clone(),
         };
-        let Some(slot) = self.shards.get(index) else {
-            return Err(lost());
-        };
-        let mut shard = slot.lock().map_err(|_| lost())?;
-        if expect.is_some_and(|g| g != shard.generation) {
-            return Err(lost());
+        let mut state = instance.state.lock().map_err(|_| lost())?;
+        if matches!(*state, ShardState::Fresh) {
+            let warm = instantiate(&self.pre, self.runtime, &self.limits, &self.label).map_err(|e| self.failed(e))?;
+            *state = ShardState::Live(Box::new(warm));
         }
-        let warm = match &mut shard.warm {
-            Some(warm) => warm,
-            empty @ None => {
-                let fresh =
-                    instantiate(&self.pre, self.runtime, &self.limits, &self.label).map_err(|e| self.failed(e))?;
-                empty.insert(fresh)
-            }
+        let ShardState::Live(warm) = &mut *state else {
+            return Err(lost());
         };
         warm.store.set_epoch_deadline(self.limits.deadline_ticks());
         match f(warm.bindings.aether_plugin_format(), &mut warm.store) {
-            Ok(r) => Ok((r, shard.generation)),
+            Ok(r) => {
+                if warm.store.data().memory_bytes() > self.limits.retire_bytes() {
+                    drop(state);
+                    self.retire(slot, instance);
+                }
+                Ok(r)
+            }
             Err(e) => {
                 let e = failure(&self.label, &self.limits, e, warm.store.data());
-                shard.warm = None;
-                shard.generation += 1;
+                *state = ShardState::Failed;
+                drop(state);
+                self.retire(slot, instance);
                 Err(self.failed(e))
             }
         }
+    }
+
+    /// Makes `instance` no longer its slot's current one (if it still is): the next stream
+    /// opened there gets a fresh instance.
+    fn retire(&self, slot: usize, instance: &Arc<ShardInstance>) {
+        if let Some(current) = self.shards.get(slot) {
+            let mut current = current.lock().unwrap_or_else(PoisonError::into_inner);
+            if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, instance)) {
+                *current = None;
+            }
+        }
+    }
+
+    /// Shard instances alive now: the slots' current ones and retired ones still holding
+    /// streams.
+    pub fn stream_instances(&self) -> usize {
+        self.shard_instances.load(Ordering::Relaxed)
     }
 
     /// A usage tap for one stream of this format.
@@ -474,8 +527,8 @@ impl Plugin {
 /// with the stream, which frees the guest's state.
 pub struct StreamResource {
     plugin: Arc<Plugin>,
-    shard: usize,
-    generation: u64,
+    slot: usize,
+    instance: Arc<ShardInstance>,
     handle: Option<ResourceAny>,
 }
 
@@ -483,7 +536,7 @@ impl std::fmt::Debug for StreamResource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamResource")
             .field("plugin", &self.plugin.label)
-            .field("shard", &self.shard)
+            .field("slot", &self.slot)
             .finish_non_exhaustive()
     }
 }
@@ -501,9 +554,7 @@ impl StreamResource {
         let handle = self.handle.ok_or_else(|| CallError::StreamLost {
             plugin: self.plugin.label.clone(),
         })?;
-        self.plugin
-            .on_shard(self.shard, Some(self.generation), |g, s| f(g, s, handle))
-            .map(|(r, _)| r)
+        self.plugin.on_shard(self.slot, &self.instance, |g, s| f(g, s, handle))
     }
 
     /// Usage tap: feeds events.
@@ -554,10 +605,11 @@ impl StreamResource {
 impl Drop for StreamResource {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
-            // Frees the guest-side state; a shard replaced since has freed it already.
+            // Frees the guest-side state; an instance that failed has freed it already. A
+            // retired instance goes with its last stream's `Arc`.
             let _ = self
                 .plugin
-                .on_shard(self.shard, Some(self.generation), |_, s| handle.resource_drop(s));
+                .on_shard(self.slot, &self.instance, |_, s| handle.resource_drop(s));
         }
     }
 }

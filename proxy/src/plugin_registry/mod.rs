@@ -210,6 +210,19 @@ impl Plugins {
 
     fn load_file(&self, path: &Path, fingerprint: (u64, SystemTime), previous: Option<FileState>) -> FileState {
         let good = previous.as_ref().and_then(|p| p.good.clone());
+        // Code the gateway runs: only from files its own user wrote and nobody else can.
+        if let Err(e) = crate::private_dir::check_file(path) {
+            tracing::error!(path = %path.display(), error = %e, "plugin file refused: not private to the gateway's user");
+            return FileState {
+                fingerprint,
+                hash: String::new(),
+                good,
+                error: Some(PluginLoadError::Read {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                }),
+            };
+        }
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) => {

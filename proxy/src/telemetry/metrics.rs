@@ -146,6 +146,12 @@ fn seconds(ms: u64) -> f64 {
 
 type HistogramFamily = Family<Pair, Histogram, fn() -> Histogram>;
 
+/// Why a request never authenticated (a fixed set: the error kinds before authentication).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Refusal {
+    reason: &'static str,
+}
+
 /// The per-pair families, registered in this order.
 #[derive(Debug, Clone)]
 struct Families {
@@ -159,6 +165,7 @@ struct Families {
     actual_cost: Family<Pair, UsdCounter>,
     latency: HistogramFamily,
     ttfb: HistogramFamily,
+    unauthenticated: Family<Refusal, Counter>,
 }
 
 impl Families {
@@ -174,6 +181,7 @@ impl Families {
             actual_cost: Family::default(),
             latency: Family::new_with_constructor(new_histogram),
             ttfb: Family::new_with_constructor(new_histogram),
+            unauthenticated: Family::default(),
         }
     }
 
@@ -225,6 +233,11 @@ impl Families {
             "aether_ttfb_seconds",
             "Time to the first byte sent to the client",
             self.ttfb.clone(),
+        );
+        registry.register(
+            "aether_unauthenticated_requests",
+            "Requests that never authenticated (no usage record is written for them), by reason",
+            self.unauthenticated.clone(),
         );
     }
 }
@@ -402,6 +415,11 @@ impl Metrics {
             registry,
             hook,
         }
+    }
+
+    /// Counts a request that never authenticated; `reason` is its error kind.
+    pub fn unauthenticated(&self, reason: &'static str) {
+        self.families.unauthenticated.get_or_create(&Refusal { reason }).inc();
     }
 
     /// Replaces the allowed labels (after a config reload).

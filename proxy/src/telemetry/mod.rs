@@ -148,6 +148,8 @@ struct Inner {
     store: Arc<OnceLock<Arc<dyn Store>>>,
     closed: AtomicBool,
     last_drop_log_ms: AtomicI64,
+    /// The second (Unix) of the last unauthenticated-request warning.
+    unauthenticated_logged: AtomicI64,
 }
 
 /// The telemetry hook: cheap to clone, shared by every request.
@@ -183,6 +185,7 @@ impl Telemetry {
                 store,
                 closed: AtomicBool::new(false),
                 last_drop_log_ms: AtomicI64::new(0),
+                unauthenticated_logged: AtomicI64::new(0),
             }),
         };
         Ok((telemetry, writer))
@@ -300,10 +303,10 @@ impl Telemetry {
 
     /// A body for a record, per `[telemetry] store_bodies`: `None` when bodies are off, else
     /// truncated to `body_limit_bytes` with secrets redacted.
-    pub fn capture_body(&self, body: &[u8]) -> Option<String> {
+    pub fn capture_body(&self, body: &[u8], secrets: &bodies::Redactor) -> Option<String> {
         match self.inner.settings.store_bodies {
             StoreBodies::Off => None,
-            StoreBodies::Truncated => Some(bodies::capture(body, self.inner.settings.body_limit_bytes)),
+            StoreBodies::Truncated => Some(bodies::capture(body, self.inner.settings.body_limit_bytes, secrets)),
         }
     }
 
@@ -324,6 +327,21 @@ impl Telemetry {
 
     fn queue_depth(&self) -> u64 {
         self.inner.capacity.saturating_sub(self.inner.tx.capacity()) as u64
+    }
+
+    /// Counts a request that never authenticated (unknown path, no key, a wrong key): no
+    /// usage record, a counter by `reason`, and a warning at most once a second (a scan
+    /// or a misconfigured client would otherwise fill the log).
+    pub fn unauthenticated(&self, reason: &'static str) {
+        self.inner.metrics.unauthenticated(reason);
+        let now = clock::now_ms() / 1000;
+        let last = self.inner.unauthenticated_logged.swap(now, Relaxed);
+        if last != now {
+            tracing::warn!(
+                reason,
+                "request refused before authentication (counted in aether_unauthenticated_requests_total; warned at most once a second)"
+            );
+        }
     }
 
     /// Prometheus text for `GET /metrics`.

@@ -332,17 +332,41 @@ impl UsageRecord {
     }
 
     /// Sets the error.
+    /// The message is capped at [`MAX_ERROR_MESSAGE`] bytes (an all-failed error lists
+    /// every candidate's failure; a record is not a log).
     pub fn fail(&mut self, class: impl Into<String>, message: impl Into<String>) {
+        let mut message = message.into();
+        if message.len() > MAX_ERROR_MESSAGE {
+            let mut cut = MAX_ERROR_MESSAGE - '…'.len_utf8();
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
         self.error = Some(RecordError {
             class: class.into(),
-            message: message.into(),
+            message,
         });
     }
 }
 
+/// The longest error message a record keeps, in bytes.
+pub const MAX_ERROR_MESSAGE: usize = 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_messages_are_capped_on_a_char_boundary() {
+        let mut r = UsageRecord::pending("req_x", crate::format::WireFormat::Claude, std::time::SystemTime::now());
+        r.fail("all_failed", "é".repeat(2000));
+        let kept = r.error.as_ref().unwrap().message.clone();
+        assert!(kept.len() <= MAX_ERROR_MESSAGE && kept.ends_with('…'), "{}", kept.len());
+        r.fail("x", "short");
+        assert_eq!(r.error.unwrap().message, "short");
+    }
 
     #[test]
     fn status_names_round_trip() {

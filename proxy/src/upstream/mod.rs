@@ -23,7 +23,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::upstreams::peer::Peer;
 
 use crate::config::compile::{Provider, ProviderKey};
-use crate::config::file::HttpVersionSetting;
+use crate::config::file::{ClientBillingHeaders, HttpVersionSetting};
 use crate::sse::{self, SseFramer};
 use resolve::Resolver;
 
@@ -75,6 +75,8 @@ pub struct Exchange<'a> {
     pub body: Bytes,
     /// Whether a stream is expected.
     pub stream: bool,
+    /// The longest SSE event accepted from the upstream.
+    pub max_event_bytes: usize,
 }
 
 /// How the client's headers are forwarded.
@@ -101,6 +103,8 @@ pub struct UpstreamResponse {
     pub streaming: bool,
     /// When the exchange must be over.
     pub deadline: Instant,
+    /// The longest silence between two body reads.
+    pub idle: Duration,
 }
 
 impl std::fmt::Debug for UpstreamResponse {
@@ -120,14 +124,19 @@ pub enum FailureKind {
     Connect,
     /// No connection within the connect timeout.
     ConnectTimeout,
-    /// No response head (or first stream event) within the first-byte timeout.
+    /// No response head or first event of a stream within `first_byte_ms`.
     FirstByteTimeout,
+    /// No head of a non-streamed response within `response_ms`.
+    ResponseTimeout,
     /// An HTTP status that means this candidate cannot serve the request.
     Status(u16),
     /// A 200 stream whose first event is an error.
     StreamError,
     /// The request could not be encoded in this candidate's format (nothing was sent).
     Conversion,
+    /// The request could not be built for this candidate (a header or path Aether could
+    /// not send; nothing was sent).
+    Request,
 }
 
 /// A failed attempt.
@@ -169,42 +178,74 @@ impl Upstreams {
         let p = ex.provider;
         let started = Instant::now();
         let deadline = started + p.timeouts.total;
-        let addr = match self.resolver.resolve(&p.url.host, p.url.port).await {
+        let addrs = match self.resolver.resolve(&p.url.host, p.url.port).await {
             Ok(a) => a,
             Err(e) => return failover(FailureKind::Resolve, format!("cannot resolve {}: {e}", p.url.host)),
         };
-        let peer = peer(p, addr);
-        let first_byte = p.timeouts.first_byte.min(p.timeouts.total);
+        // A stream's head and first event come quickly; a non-streamed answer's head comes
+        // only when the whole generation is done.
+        let head_limit = if ex.stream {
+            p.timeouts.first_byte
+        } else {
+            p.timeouts.response
+        }
+        .min(p.timeouts.total);
         let request = match request_header(&ex) {
             Ok(r) => r,
-            Err(e) => return failover(FailureKind::Connect, format!("cannot build request: {e}")),
+            Err(e) => {
+                return failover(
+                    FailureKind::Request,
+                    format!("cannot build the request for {}: {e}", p.name),
+                );
+            }
         };
-        let (mut session, connection) = match self.acquire(&peer).await {
-            Ok(s) => s,
-            Err(e) => return connect_failure(p, &e),
+        // Every address the name has, in the resolver's order, until one connects.
+        let mut connected = None;
+        let mut last_error = None;
+        for addr in addrs.iter() {
+            let peer = peer(p, *addr);
+            match self.acquire(&peer).await {
+                Ok(s) => {
+                    connected = Some((s, peer));
+                    break;
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let ((mut session, connection), peer) = match (connected, last_error) {
+            (Some(c), _) => c,
+            (None, Some(e)) => return connect_failure(p, &e),
+            (None, None) => return failover(FailureKind::Resolve, format!("no address for {}", p.url.host)),
         };
-        let mut result = tokio::time::timeout(first_byte, send_and_read_head(&mut session, &request, &ex.body)).await;
-        // A pooled connection the upstream closed while it sat idle fails before any
-        // response byte: that is no fault of the upstream, so retry once on a fresh one.
-        if connection == Connection::Pooled && matches!(result, Ok(Err(_))) {
+        let mut result = tokio::time::timeout(head_limit, send_and_read_head(&mut session, &request, &ex.body)).await;
+        // A pooled connection the upstream closed while it sat idle fails while the request
+        // is being written. Only then is it retried, once, on a new connection: a failure
+        // after the whole request was written may come from an upstream that is already
+        // generating (and billing), and a retry would generate twice.
+        if connection == Connection::Pooled && matches!(result, Ok(Err(SendError::Write(_)))) {
             session = match self.connector.get_http_session(&peer).await {
                 Ok((s, _)) => s,
                 Err(e) => return connect_failure(p, &e),
             };
-            let remaining = (started + first_byte).saturating_duration_since(Instant::now());
+            let remaining = (started + head_limit).saturating_duration_since(Instant::now());
             result = tokio::time::timeout(remaining, send_and_read_head(&mut session, &request, &ex.body)).await;
         }
         match result {
             Err(_) => {
+                let (kind, what) = if ex.stream {
+                    (FailureKind::FirstByteTimeout, "first_byte_ms")
+                } else {
+                    (FailureKind::ResponseTimeout, "response_ms")
+                };
                 return failover(
-                    FailureKind::FirstByteTimeout,
-                    format!("{} sent no response within {first_byte:?}", p.name),
+                    kind,
+                    format!("{} sent no response within {head_limit:?} ({what})", p.name),
                 );
             }
             Ok(Err(e)) => {
                 return failover(
                     FailureKind::Connect,
-                    format!("exchange with {} failed: {}", p.name, e.etype().as_str()),
+                    format!("exchange with {} failed: {}", p.name, e.error().etype().as_str()),
                 );
             }
             Ok(Ok(())) => {}
@@ -226,17 +267,18 @@ impl Upstreams {
             peer,
             header,
             head: Bytes::new(),
-            framer: SseFramer::default(),
+            framer: SseFramer::new(ex.max_event_bytes),
             streaming,
             deadline,
+            idle: p.timeouts.idle,
         };
         if streaming {
-            let remaining = (started + first_byte).saturating_duration_since(Instant::now());
+            let remaining = (started + head_limit).saturating_duration_since(Instant::now());
             match tokio::time::timeout(remaining, prefetch_first_event(&mut response)).await {
                 Err(_) => {
                     return failover(
                         FailureKind::FirstByteTimeout,
-                        format!("{} sent no stream event within {first_byte:?}", p.name),
+                        format!("{} sent no stream event within {head_limit:?} (first_byte_ms)", p.name),
                     );
                 }
                 Ok(Err(e)) => {
@@ -331,8 +373,13 @@ impl UpstreamResponse {
     /// Reads the next piece of the body (`None` at the end), under the exchange deadline.
     pub async fn read_body(&mut self) -> Result<Option<Bytes>, BodyError> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(remaining, self.session.read_response_body()).await {
-            Err(_) => Err(BodyError::Deadline),
+        let (limit, late) = if remaining <= self.idle {
+            (remaining, BodyError::Deadline)
+        } else {
+            (self.idle, BodyError::Idle)
+        };
+        match tokio::time::timeout(limit, self.session.read_response_body()).await {
+            Err(_) => Err(late),
             Ok(Err(e)) if matches!(e.etype(), pingora::ErrorType::ReadTimedout) => Err(BodyError::Idle),
             Ok(Err(e)) => Err(BodyError::Broken(e.etype().as_str().to_owned())),
             Ok(Ok(b)) => Ok(b),
@@ -378,27 +425,60 @@ pub enum BodyError {
 }
 
 async fn prefetch_first_event(r: &mut UpstreamResponse) -> pingora::Result<()> {
-    // Until the first whole event is in (or the body ends): the framer holds partial ones.
+    // Until the first whole event is in (or the body ends): the framer holds partial ones,
+    // up to its limit.
     while r.head.is_empty() {
         match r.session.read_response_body().await? {
-            Some(chunk) => r.head = r.framer.push(chunk),
+            Some(chunk) => {
+                r.head = r
+                    .framer
+                    .push(chunk)
+                    .map_err(|e| pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, e.to_string()))?;
+            }
             None => break,
         }
     }
     Ok(())
 }
 
-async fn send_and_read_head(session: &mut HttpSession, request: &RequestHeader, body: &Bytes) -> pingora::Result<()> {
-    session.write_request_header(Box::new(request.clone())).await?;
-    session.write_request_body(body.clone(), true).await?;
-    session.finish_request_body().await?;
-    loop {
-        session.read_response_header().await?;
+/// Where an exchange failed: while the request was being written (the upstream cannot
+/// have acted on it: its body is incomplete), or after (it may have).
+#[derive(Debug)]
+enum SendError {
+    Write(Box<pingora::Error>),
+    Read(Box<pingora::Error>),
+}
+
+impl SendError {
+    fn error(&self) -> &pingora::Error {
+        match self {
+            SendError::Write(e) | SendError::Read(e) => e,
+        }
+    }
+}
+
+/// Informational responses (`100 Continue`, `103 Early Hints`) skipped before the final
+/// head; more is a misbehaving upstream.
+const MAX_INFORMATIONAL: usize = 8;
+
+async fn send_and_read_head(session: &mut HttpSession, request: &RequestHeader, body: &Bytes) -> Result<(), SendError> {
+    let write = async {
+        session.write_request_header(Box::new(request.clone())).await?;
+        session.write_request_body(body.clone(), true).await?;
+        session.finish_request_body().await
+    };
+    write.await.map_err(SendError::Write)?;
+    for _ in 0..=MAX_INFORMATIONAL {
+        session.read_response_header().await.map_err(SendError::Read)?;
         match session.response_header() {
             Some(h) if h.status.is_informational() => continue,
             _ => return Ok(()),
         }
     }
+    Err(SendError::Read(pingora::Error::explain(
+        pingora::ErrorType::InvalidHTTPHeader,
+        "too many informational responses",
+    )))
 }
 
 fn connect_failure(p: &Provider, e: &pingora::Error) -> Verdict {
@@ -427,7 +507,9 @@ fn peer(p: &Provider, addr: SocketAddr) -> HttpPeer {
     let o = &mut peer.options;
     o.connection_timeout = Some(p.timeouts.connect);
     o.total_connection_timeout = Some(p.timeouts.connect);
-    o.read_timeout = Some(p.timeouts.idle);
+    // No read timeout on the connection: the wait for the head has its own limit (a
+    // non-streamed answer may take longer than idle_ms to start), and body reads apply
+    // idle_ms themselves (`UpstreamResponse::read_body`).
     o.write_timeout = Some(p.timeouts.idle);
     o.idle_timeout = Some(POOL_IDLE);
     o.max_h2_streams = H2_STREAMS;
@@ -445,17 +527,23 @@ fn request_header(ex: &Exchange<'_>) -> pingora::Result<RequestHeader> {
         ex.path.as_bytes(),
         Some(ex.client_headers.len() + 4),
     )?;
+    let connection = ex.client_headers.get(http::header::CONNECTION);
+    let billing = ex.provider.client_billing_headers;
+    let forwardable = |name: &http::HeaderName| {
+        !crate::headers::named_by_connection(name.as_str(), connection)
+            && (billing == ClientBillingHeaders::Forward || !crate::headers::is_billing_choice(name.as_str()))
+    };
     match ex.policy {
         HeaderPolicy::SameFormat => {
             for (name, value) in ex.client_headers {
-                if crate::headers::forward_upstream(name.as_str()) {
+                if crate::headers::forward_upstream(name.as_str()) && forwardable(name) {
                     req.append_header(name.clone(), value.clone())?;
                 }
             }
         }
         HeaderPolicy::Converted(plugin_headers) => {
             for (name, value) in ex.client_headers {
-                if crate::headers::forward_converted(name.as_str()) {
+                if crate::headers::forward_converted(name.as_str()) && forwardable(name) {
                     req.append_header(name.clone(), value.clone())?;
                 }
             }

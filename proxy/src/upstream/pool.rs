@@ -5,16 +5,20 @@
 //! across threads to take the connection back: together about a tenth of the gateway's CPU
 //! per request under load. Here an idle connection is just a stream on a stack per peer
 //! (the most recently used first, so the warmest connections serve and the rest age out).
-//! A connection the upstream closed while idle is found out when it is used: the exchange
-//! fails before any response byte, and the attempt is retried once on a new connection
-//! (as nginx does with its keep-alive cache). HTTP/2 sessions still use Pingora's pool,
-//! which multiplexes them.
+//! A connection is checked when it is taken: one the upstream closed while it sat idle (or
+//! that has bytes nobody asked for) reads as ready without blocking, and is dropped. What
+//! that check cannot see (a close racing the request) fails while the request is written,
+//! and only then is the attempt retried on a new connection (`super::Upstreams::attempt`).
+//! HTTP/2 sessions still use Pingora's pool, which multiplexes them.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use pingora::protocols::Stream;
+use tokio::io::{AsyncRead, ReadBuf};
 
 /// Idle connections kept per peer.
 const PER_PEER: usize = 256;
@@ -28,14 +32,15 @@ pub struct IdlePool {
 impl IdlePool {
     /// The most recently released stream for `peer` that has been idle less than `max_idle`.
     pub fn take(&self, peer: u64, max_idle: Duration) -> Option<Stream> {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let stack = idle.get_mut(&peer)?;
-        while let Some((stream, since)) = stack.pop() {
-            if since.elapsed() < max_idle {
+        loop {
+            let (mut stream, since) = {
+                let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                idle.get_mut(&peer)?.pop()?
+            };
+            if since.elapsed() < max_idle && still_open(&mut stream) {
                 return Some(stream);
             }
         }
-        None
     }
 
     /// Keeps `stream` for reuse (dropped, and so closed, when the peer's stack is full).
@@ -45,5 +50,46 @@ impl IdlePool {
         if stack.len() < PER_PEER {
             stack.push((stream, Instant::now()));
         }
+    }
+}
+
+/// Whether an idle connection is still usable: a read that does not block means the peer
+/// closed it, reset it or sent bytes no request asked for; only "would block" is healthy.
+fn still_open(stream: &mut Stream) -> bool {
+    let mut byte = [0u8; 1];
+    let mut buf = ReadBuf::new(&mut byte);
+    let mut cx = Context::from_waker(Waker::noop());
+    matches!(Pin::new(stream).poll_read(&mut cx, &mut buf), Poll::Pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    async fn pair() -> (Stream, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (Box::new(pingora::protocols::l4::stream::Stream::from(client)), server)
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_upstream_closed_is_not_handed_out() {
+        let pool = IdlePool::default();
+        let (open, _keep) = pair().await;
+        let (closed, server) = pair().await;
+        let (chatty, mut talker) = pair().await;
+        drop(server);
+        talker.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pool.put(1, open);
+        pool.put(1, closed);
+        pool.put(1, chatty);
+        // Most recent first: the chatty and the closed ones are skipped.
+        assert!(pool.take(1, Duration::from_secs(60)).is_some());
+        assert!(pool.take(1, Duration::from_secs(60)).is_none());
     }
 }

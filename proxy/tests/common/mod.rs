@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use aether::circuit::CircuitRegistry;
 use aether::config::{self, reload::ConfigStore};
+use aether::edge::{ConnectionCap, Edge, EdgeSettings};
 use aether::plugin_registry::{PluginSettings, Plugins};
 use aether::service::Gateway;
 use aether::telemetry::Telemetry;
@@ -113,8 +114,10 @@ async fn start_gateway_on(file: config::ConfigFile, path: Option<PathBuf>, dir: 
         .unwrap()
         .unwrap_or_else(|e| panic!("plugins did not load: {e}"));
     tokio::spawn(aether::plugin_registry::watch::watch(plugins.clone()));
-    let gateway = Gateway::new(store.clone(), telemetry.clone(), plugins.clone());
-    tokio::spawn(aether::listener::serve(listener, Arc::new(gateway), stopped));
+    let edge = EdgeSettings::from_section(&loaded.file.server.edge);
+    let gateway = Arc::new(Gateway::new(store.clone(), telemetry.clone(), plugins.clone(), edge));
+    let app = Edge::plain(gateway, ConnectionCap::new(edge.max_connections));
+    tokio::spawn(aether::listener::serve(listener, Arc::new(app), stopped));
     TestGateway {
         addr,
         store,
@@ -214,7 +217,9 @@ impl Client {
     pub async fn open(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Bytes) -> HttpSession {
         let (mut session, _) = self.connector.get_http_session(&self.peer).await.unwrap();
         let mut req = RequestHeader::build(method, path.as_bytes(), None).unwrap();
-        req.insert_header("host", "localhost").unwrap();
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req.insert_header("host", "localhost").unwrap();
+        }
         for (k, v) in headers {
             req.append_header(k.to_string(), *v).unwrap();
         }
@@ -240,6 +245,27 @@ impl Client {
         let reusable = session.response_done();
         if reusable {
             self.connector.release_http_session(session, &self.peer, None).await;
+        }
+        Resp {
+            status: header.status.as_u16(),
+            headers: header.headers.clone(),
+            body: body.freeze(),
+        }
+    }
+
+    /// A response whose body may be cut (a broken stream): what arrived before the cut.
+    pub async fn request_cut(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Resp {
+        let mut session = self.open(method, path, headers, body.into()).await;
+        let header = session.response_header().unwrap().clone();
+        let mut body = BytesMut::new();
+        while let Ok(Some(chunk)) = session.read_response_body().await {
+            body.extend_from_slice(&chunk);
         }
         Resp {
             status: header.status.as_u16(),
@@ -296,6 +322,17 @@ pub async fn call(client: &Client, format: &str, model: &str, stream: bool, extr
     let mut headers = vec![(name, value.as_str()), ("content-type", "application/json")];
     headers.extend_from_slice(extra);
     client.post(&path, &headers, serde_json::to_vec(&body).unwrap()).await
+}
+
+/// [`call`] for an answer that may be cut mid-stream: what arrived before the cut.
+pub async fn call_cut(client: &Client, format: &str, model: &str, stream: bool, extra: &[(&str, &str)]) -> Resp {
+    let (path, body) = request_for(format, model, stream);
+    let (name, value) = auth(format);
+    let mut headers = vec![(name, value.as_str()), ("content-type", "application/json")];
+    headers.extend_from_slice(extra);
+    client
+        .request_cut("POST", &path, &headers, serde_json::to_vec(&body).unwrap())
+        .await
 }
 
 /// Opens a minimal streaming request of `format` with the demo key: the session after the

@@ -128,7 +128,11 @@ pub fn encode(request: &ChatRequest) -> Result<EncodedRequest, PluginError> {
     let body = serde_json::to_vec(&body)
         .map_err(|e| PluginError::Internal(format!("the Gemini request did not serialise: {e}")))?;
     Ok(EncodedRequest {
-        path: format!("/v1beta/models/{}:{action}", request.model),
+        // The model as one path segment: a name from a client cannot add segments or a query.
+        path: format!(
+            "/v1beta/models/{}:{action}",
+            aether_plugin_sdk::path::segment(&request.model)
+        ),
         headers: Vec::new(),
         body,
     })

@@ -9,7 +9,9 @@
 //! | `hostile-trap` | panics (a trap) |
 //! | `hostile-huge` | answers a 16 MiB model name (the host must refuse oversized output) |
 //!
-//! Its usage tap panics on an event whose data contains `hostile-trap`.
+//! Its usage tap panics on an event whose data contains `hostile-trap`, and leaks 1 MiB of
+//! its instance's memory on one containing `hostile-grow` (a guest that leaks, for the
+//! host's shard retirement).
 //!
 //! For the contract round-trip tests it also echoes the IR: `encode-request` answers the
 //! IR request as JSON and `decode-request` reads that JSON back (likewise responses and
@@ -68,6 +70,9 @@ impl FormatPlugin for Hostile {
     fn tap_event(event: &SseEvent, report: &mut UsageReport) {
         if event.data.contains("hostile-trap") {
             panic!("hostile plugin: trap requested in a stream");
+        }
+        if event.data.contains("hostile-grow") {
+            std::hint::black_box(Box::leak(vec![1u8; 1 << 20].into_boxed_slice()));
         }
         Claude::tap_event(event, report);
     }
