@@ -69,6 +69,8 @@ pub enum Fault {
     },
     /// Read the request and never respond, until the client goes away or the server stops.
     Hang,
+    /// Send this many `103 Early Hints` informational heads before the answer.
+    EarlyHints(usize),
     /// For a streaming request: after the first event, 64 KiB SSE comments (valid, and
     /// ignored by every parser) as fast as the reader takes them, up to 1 GiB, then the rest
     /// of the stream: a client that stops reading is left with a writer that never finishes.
@@ -157,6 +159,7 @@ fn parse_fault(value: &str) -> Option<Fault> {
         ("stream-error" | "stream_error", None) => Some(Fault::StreamError),
         ("hang", None) => Some(Fault::Hang),
         ("flood", None) => Some(Fault::Flood),
+        ("early-hints", Some(n)) => n.parse().ok().map(Fault::EarlyHints),
         ("reset", None) => Some(Fault::ResetMidStream { after_events: 0 }),
         ("reset", Some(n)) => n
             .parse()

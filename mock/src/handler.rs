@@ -99,8 +99,12 @@ pub(crate) fn decide(route: &Route, body: &[u8], plan: &MockConfig, prebuilt: &P
     match plan.fault {
         Fault::Status(status) => return error(format, status, formats::status_message(status)),
         Fault::Hang => return Action::Hang,
-        Fault::None | Fault::StreamError | Fault::ResetMidStream { .. } | Fault::Unterminated { .. } | Fault::Flood => {
-        }
+        Fault::None
+        | Fault::StreamError
+        | Fault::ResetMidStream { .. }
+        | Fault::Unterminated { .. }
+        | Fault::Flood
+        | Fault::EarlyHints(_) => {}
     }
     let ending = match plan.fault {
         Fault::ResetMidStream { after_events } => Ending::ResetAfter(after_events),

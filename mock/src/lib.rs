@@ -12,7 +12,7 @@
 //! | header | effect |
 //! |---|---|
 //! | `x-mock-status: 429` | respond with that status and the format's error body |
-//! | `x-mock-fault: stream-error \| reset:N \| unterminated:N \| flood \| hang \| none` | inject a [`Fault`] |
+//! | `x-mock-fault: stream-error \| reset:N \| unterminated:N \| flood \| early-hints:N \| hang \| none` | inject a [`Fault`] |
 //! | `x-mock-latency-ms`, `x-mock-ttfb-ms`, `x-mock-interval-ms` | delays |
 //! | `x-mock-chunks` | number of text deltas |
 //! | `x-mock-scenario: text \| tool_call \| thinking` | the [`Scenario`] |

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use crate::config::MockConfig;
+use crate::config::{Fault, MockConfig};
 use crate::formats::content::new_id;
 use crate::formats::{self, Body, Format, Reply};
 use crate::handler::{self, Action, Ending, Prebuilt};
@@ -252,6 +252,13 @@ async fn write(
     http10: bool,
 ) -> pingora::Result<Next> {
     let h2 = session.is_http2();
+    if let Fault::EarlyHints(n) = plan.fault {
+        for _ in 0..n {
+            let mut hint = ResponseHeader::build(103, Some(1))?;
+            hint.insert_header(header::LINK, "</style.css>; rel=preload")?;
+            session.write_response_header(Box::new(hint)).await?;
+        }
+    }
     let mut resp = ResponseHeader::build(reply.status, Some(6))?;
     if h2 {
         resp.set_version(Version::HTTP_2);

@@ -331,3 +331,16 @@ async fn a_stream_that_drips_past_total_ms_ends_with_an_error_event() {
     let names = sse_names(&resp.body);
     assert_eq!(names.last().map(String::as_str), Some("error"), "{names:?}");
 }
+
+#[tokio::test]
+async fn informational_responses_are_skipped_and_a_storm_of_them_is_refused() {
+    let upstream = mock(MockConfig::default()).await;
+    let gw = start_gateway(&(config_head() + &provider("p", "claude", upstream.addr(), 0, &[("m", "m")], ""))).await;
+    let client = Client::new(gw.addr);
+    let resp = call(&client, "claude", "m", false, &[("x-mock-fault", "early-hints:3")]).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let started = Instant::now();
+    let resp = call(&client, "claude", "m", false, &[("x-mock-fault", "early-hints:500")]).await;
+    assert_eq!(resp.status, 503, "{}", resp.text());
+    assert!(started.elapsed() < Duration::from_secs(3));
+}

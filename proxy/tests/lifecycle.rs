@@ -397,3 +397,83 @@ async fn tls_listener_serves_clients() {
         assert_eq!(resp.status, 200, "{}", resp.text());
     }
 }
+
+#[tokio::test]
+async fn sigterm_on_an_idle_gateway_exits_at_once() {
+    let upstream = mock(MockConfig::default()).await;
+    let dir = TempDir::new();
+    let listen = free_addr();
+    // A grace period far longer than the test allows: only an early exit passes.
+    let path = serve_config(&dir, listen, upstream.addr(), 60);
+    let mut p = spawn(&["serve", "--config", path.to_str().unwrap()]);
+    wait_listening(listen).await;
+    let client = Client::new(listen);
+    assert_eq!(call(&client, "openai-chat", "m", false, &[]).await.status, 200);
+    let started = Instant::now();
+    signal(&p.0, "TERM");
+    let status = wait_exit(&mut p, Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_tls_handshake_that_never_comes_is_cut_at_its_deadline() {
+    let dir = TempDir::new();
+    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is needed to make a test certificate");
+    assert!(made.success());
+    let upstream = mock(MockConfig::default()).await;
+    let (listen, tls) = (free_addr(), free_addr());
+    let path = serve_config(&dir, listen, upstream.addr(), 1);
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[server]\n",
+        &format!(
+            "[server]\ntls = {{ listen = \"{tls}\", cert = \"{}\", key = \"{}\" }}\nedge = {{ tls_handshake_ms = 300 }}\n",
+            cert.display(),
+            key.display()
+        ),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let _p = spawn(&["serve", "--config", path.to_str().unwrap()]);
+    wait_listening(tls).await;
+    // A client that connects and says nothing.
+    let mut silent = tokio::net::TcpStream::connect(tls).await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut silent, &mut buf),
+    )
+    .await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the silent TLS client was still connected: {read:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    // A real client still gets through.
+    let resp = call(&Client::tls_insecure(tls), "openai-chat", "m", false, &[]).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+}

@@ -89,3 +89,45 @@ async fn the_file_watcher_picks_up_changes() {
     assert_eq!(call(&Client::new(gw.addr), "claude", "m", false, &[]).await.status, 200);
     assert_eq!(new.request_count(), 1);
 }
+
+#[tokio::test]
+async fn concurrent_reloads_never_let_an_older_file_win() {
+    let upstream = mock(MockConfig::default()).await;
+    let addr = upstream.addr();
+    let version = move |n: usize| {
+        format!("[server]\nmax_body_bytes = {}\n\n", 1_000_000 + n)
+            + &config_head()
+            + &provider("p", "openai-chat", addr, 0, &[("m", "m")], "")
+    };
+    let gw = start_gateway(&version(0)).await;
+    let path = gw.config_path();
+    let telemetry = std::fs::read_to_string(&path).unwrap();
+    let telemetry = telemetry[telemetry.find("\n[telemetry]").unwrap()..].to_owned();
+    // Writers each write a newer version, then reload, while others reload at once; the
+    // writes are ordered by a lock, the reloads are not.
+    let written = Arc::new(std::sync::Mutex::new(0usize));
+    let mut threads = Vec::new();
+    for _ in 0..4 {
+        let (store, path, written, telemetry) = (gw.store.clone(), path.clone(), written.clone(), telemetry.clone());
+        let version = version.clone();
+        threads.push(std::thread::spawn(move || {
+            for _ in 0..25 {
+                {
+                    let mut n = written.lock().unwrap();
+                    *n += 1;
+                    std::fs::write(&path, version(*n) + &telemetry).unwrap();
+                }
+                assert_eq!(store.reload(), ReloadOutcome::Applied);
+            }
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let last = *written.lock().unwrap();
+    assert_eq!(
+        gw.store.current().max_body_bytes,
+        1_000_000 + last,
+        "the running config is the last file written"
+    );
+}
