@@ -109,7 +109,6 @@ async fn concurrent_reloads_never_let_an_older_file_win() {
     let mut threads = Vec::new();
     for _ in 0..4 {
         let (store, path, written, telemetry) = (gw.store.clone(), path.clone(), written.clone(), telemetry.clone());
-        let version = version.clone();
         threads.push(std::thread::spawn(move || {
             for _ in 0..25 {
                 {
