@@ -43,10 +43,8 @@ pub async fn read_body(
     let started = Instant::now();
     loop {
         let received = first.as_ref().map_or(0, Bytes::len) + body.len();
-        let read = tokio::time::timeout_at(
-            (started + edge.body_allowance(received)).into(),
-            session.read_request_body(),
-        );
+        let allowed = (started + edge.body_allowance(received)).saturating_duration_since(Instant::now());
+        let read = pingora::time::timeout(allowed, session.read_request_body());
         let Ok(read) = read.await else {
             return Err(GatewayError::BodyTimeout {
                 received,

@@ -104,7 +104,11 @@ impl Gateway {
         } else {
             self.edge.header
         };
-        matches!(tokio::time::timeout(limit, session.read_request()).await, Ok(Ok(true)))
+        // Pingora's lazy timer: registered only while the head is awaited.
+        matches!(
+            pingora::time::timeout(limit, session.read_request()).await,
+            Ok(Ok(true))
+        )
     }
 
     async fn handle(&self, s: &mut ServerSession, ctx: &mut RequestCtx) -> Result<Reuse, GatewayError> {

@@ -344,3 +344,119 @@ async fn informational_responses_are_skipped_and_a_storm_of_them_is_refused() {
     assert_eq!(resp.status, 503, "{}", resp.text());
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+/// An upstream that reads each request's head and answers `reply` (raw bytes) at once,
+/// then closes: for the faults the mock's HTTP stack will not produce.
+async fn raw_upstream(reply: &'static [u8]) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tcp.write_all(reply).await;
+                // Closed with the body unread: the kernel resets the connection.
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_upstream_that_closes_during_the_upload_or_breaks_its_chunking_fails_over() {
+    let backup = mock(MockConfig::default()).await;
+    // (case, what the upstream sends, the status the client gets)
+    for (name, reply, status) in [
+        // Nothing reached the client: the next candidate answers.
+        ("closes during the upload", &b""[..], 200),
+        (
+            "malformed chunking",
+            &b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\nzz-not-a-size\r\ndata: {}\r\n\r\n"[..],
+            200,
+        ),
+        // A 200 head was relayed as the verdict: its broken body is an error in the
+        // client's shape, never a hang.
+        (
+            "a chunk longer than it said",
+            &b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{\"id\":1}\r\n0\r\n\r\n"[..],
+            502,
+        ),
+    ] {
+        let broken = raw_upstream(reply).await;
+        let toml = config_head()
+            + &provider("broken", "claude", broken, 0, &[("m", "m")], "")
+            + &provider("backup", "claude", backup.addr(), 1, &[("m", "m")], "");
+        let gw = start_gateway(&toml).await;
+        // For the first, a body large enough that the upload is still going when the
+        // upstream closes; for the others, one that is all sent before it answers.
+        let filler = if name == "closes during the upload" {
+            "x".repeat(4 << 20)
+        } else {
+            "x".into()
+        };
+        let body = serde_json::json!({
+            "model": "m", "max_tokens": 8, "stream": name == "malformed chunking",
+            "messages": [{"role": "user", "content": filler}],
+        });
+        let started = Instant::now();
+        let resp = Client::new(gw.addr)
+            .request_cut("POST", "/v1/messages", &[("x-api-key", DEMO_KEY)], serde_json::to_vec(&body).unwrap())
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(10), "{name}: {:?}", started.elapsed());
+        assert_eq!(resp.status, status, "{name}: {}", resp.text());
+        if status != 200 {
+            assert_eq!(resp.json()["type"], "error", "{name}: Claude's error shape");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bodies_past_the_gateway_wide_budget_get_503_in_the_clients_shape() {
+    let upstream = mock(MockConfig::default()).await;
+    let gw = start_gateway(&edge_config("max_inflight_body_bytes = 4096", upstream.addr())).await;
+    let client = Client::new(gw.addr);
+    // One body alone over the budget (a busy gateway's share of it is no different).
+    let big = serde_json::json!({
+        "model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "x".repeat(8192)}],
+    });
+    let resp = client
+        .post(
+            "/v1/messages",
+            &[("x-api-key", DEMO_KEY)],
+            serde_json::to_vec(&big).unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status, 503, "{}", resp.text());
+    assert_eq!(resp.json()["error"]["type"], "overloaded_error", "{}", resp.text());
+    assert_eq!(upstream.request_count(), 0);
+    // The bytes it held were given back: small requests still pass.
+    for _ in 0..3 {
+        assert_eq!(call(&client, "claude", "m", false, &[]).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    let upstream = mock(MockConfig::default()).await;
+    let gw = start_gateway(&edge_config("h2_idle_ms = 500", upstream.addr())).await;
+    let mut tcp = TcpStream::connect(gw.addr).await.unwrap();
+    // h2c with prior knowledge: the preface and an empty SETTINGS frame, then nothing.
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let got = read_until_closed(&mut tcp, Duration::from_secs(5)).await;
+    assert!(!got.is_empty(), "the server spoke HTTP/2 first");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+}

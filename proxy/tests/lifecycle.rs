@@ -352,9 +352,9 @@ async fn graceful_upgrade_hands_over_the_listener() {
     }
 }
 
-#[tokio::test]
-async fn tls_listener_serves_clients() {
-    let dir = TempDir::new();
+/// A gateway process with a TLS listener (a fresh self-signed certificate) and these extra
+/// `[server]` lines; returns it with the TLS address.
+async fn spawn_tls(dir: &TempDir, upstream: SocketAddr, server_lines: &str) -> (Proc, SocketAddr) {
     let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
     let made = Command::new("openssl")
         .args([
@@ -376,21 +376,28 @@ async fn tls_listener_serves_clients() {
         .status()
         .expect("openssl is needed to make a test certificate");
     assert!(made.success());
-    let upstream = mock(MockConfig::default()).await;
     let (listen, tls) = (free_addr(), free_addr());
-    let path = serve_config(&dir, listen, upstream.addr(), 1);
+    let path = serve_config(dir, listen, upstream, 1);
     let text = std::fs::read_to_string(&path).unwrap().replacen(
         "[server]\n",
         &format!(
-            "[server]\ntls = {{ listen = \"{tls}\", cert = \"{}\", key = \"{}\" }}\n",
+            "[server]\ntls = {{ listen = \"{tls}\", cert = \"{}\", key = \"{}\" }}\n{server_lines}",
             cert.display(),
             key.display()
         ),
         1,
     );
     std::fs::write(&path, text).unwrap();
-    let _p = spawn(&["serve", "--config", path.to_str().unwrap()]);
+    let p = spawn(&["serve", "--config", path.to_str().unwrap()]);
     wait_listening(tls).await;
+    (p, tls)
+}
+
+#[tokio::test]
+async fn tls_listener_serves_clients() {
+    let dir = TempDir::new();
+    let upstream = mock(MockConfig::default()).await;
+    let (_p, tls) = spawn_tls(&dir, upstream.addr(), "").await;
     let client = Client::tls_insecure(tls);
     for stream in [false, true] {
         let resp = call(&client, "openai-chat", "m", stream, &[]).await;
@@ -423,42 +430,8 @@ async fn sigterm_on_an_idle_gateway_exits_at_once() {
 #[tokio::test]
 async fn a_tls_handshake_that_never_comes_is_cut_at_its_deadline() {
     let dir = TempDir::new();
-    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is needed to make a test certificate");
-    assert!(made.success());
     let upstream = mock(MockConfig::default()).await;
-    let (listen, tls) = (free_addr(), free_addr());
-    let path = serve_config(&dir, listen, upstream.addr(), 1);
-    let text = std::fs::read_to_string(&path).unwrap().replacen(
-        "[server]\n",
-        &format!(
-            "[server]\ntls = {{ listen = \"{tls}\", cert = \"{}\", key = \"{}\" }}\nedge = {{ tls_handshake_ms = 300 }}\n",
-            cert.display(),
-            key.display()
-        ),
-        1,
-    );
-    std::fs::write(&path, text).unwrap();
-    let _p = spawn(&["serve", "--config", path.to_str().unwrap()]);
-    wait_listening(tls).await;
+    let (_p, tls) = spawn_tls(&dir, upstream.addr(), "edge = { tls_handshake_ms = 300 }\n").await;
     // A client that connects and says nothing.
     let mut silent = tokio::net::TcpStream::connect(tls).await.unwrap();
     let started = Instant::now();

@@ -692,8 +692,9 @@ async fn a_gateway_stream_keeps_its_plugin_through_a_swap() {
     assert_eq!(resp.status, 200, "{}", resp.text());
 }
 
-#[test]
-fn a_trap_in_a_stream_loses_only_the_streams_of_its_shard() {
+/// The hostile plugin serving Claude, with `shards` stream shards and this memory cap (the
+/// directory is kept alive with it).
+fn hostile_plugins(shards: usize, memory_bytes: usize) -> (TempDir, Arc<Plugins>) {
     let dir = TempDir::new();
     std::fs::write(dir.0.join("hostile.wasm"), artifact(test_artifacts::HOSTILE)).unwrap();
     let mut settings = PluginSettings {
@@ -701,8 +702,15 @@ fn a_trap_in_a_stream_loses_only_the_streams_of_its_shard() {
         watch: Watch::Off,
         ..PluginSettings::default()
     };
-    settings.limits.stream_shards = 2;
+    settings.limits.stream_shards = shards;
+    settings.limits.memory_bytes = memory_bytes;
     let plugins = Plugins::load(settings).unwrap();
+    (dir, plugins)
+}
+
+#[test]
+fn a_trap_in_a_stream_loses_only_the_streams_of_its_shard() {
+    let (_dir, plugins) = hostile_plugins(2, 128 << 20);
     let p = plugins.get(WireFormat::Claude);
     // Round-robin over two shards: a and c share one, b has the other.
     let (a, b, c) = (
@@ -743,16 +751,7 @@ fn a_trap_in_a_stream_loses_only_the_streams_of_its_shard() {
 
 #[test]
 fn a_shard_instance_past_half_its_cap_is_retired_and_its_streams_carry_on() {
-    let dir = TempDir::new();
-    std::fs::write(dir.0.join("hostile.wasm"), artifact(test_artifacts::HOSTILE)).unwrap();
-    let mut settings = PluginSettings {
-        dir: Some(dir.0.clone()),
-        watch: Watch::Off,
-        ..PluginSettings::default()
-    };
-    settings.limits.stream_shards = 1;
-    settings.limits.memory_bytes = 64 << 20;
-    let plugins = Plugins::load(settings).unwrap();
+    let (_dir, plugins) = hostile_plugins(1, 64 << 20);
     let p = plugins.get(WireFormat::Claude);
     let ok = SseEvent {
         name: Some("message_start".into()),

@@ -210,32 +210,24 @@ impl Plugins {
 
     fn load_file(&self, path: &Path, fingerprint: (u64, SystemTime), previous: Option<FileState>) -> FileState {
         let good = previous.as_ref().and_then(|p| p.good.clone());
+        // The file could not be read (or may not be): the previous good version stays.
+        let unreadable = |reason: String| FileState {
+            fingerprint,
+            hash: String::new(),
+            good: good.clone(),
+            error: Some(PluginLoadError::Read {
+                path: path.display().to_string(),
+                reason,
+            }),
+        };
         // Code the gateway runs: only from files its own user wrote and nobody else can.
         if let Err(e) = crate::private_dir::check_file(path) {
             tracing::error!(path = %path.display(), error = %e, "plugin file refused: not private to the gateway's user");
-            return FileState {
-                fingerprint,
-                hash: String::new(),
-                good,
-                error: Some(PluginLoadError::Read {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                }),
-            };
+            return unreadable(e.to_string());
         }
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
-            Err(e) => {
-                return FileState {
-                    fingerprint,
-                    hash: String::new(),
-                    good,
-                    error: Some(PluginLoadError::Read {
-                        path: path.display().to_string(),
-                        reason: e.to_string(),
-                    }),
-                };
-            }
+            Err(e) => return unreadable(e.to_string()),
         };
         let hash = artifact::content_hash(&bytes);
         if let Some(prev) = previous.filter(|p| p.hash == hash) {

@@ -17,8 +17,10 @@ use bytes::{Bytes, BytesMut};
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::ALPN;
+// Pingora's lazy coarse timers: a stream's every read has a deadline, and most reads wait.
 use pingora::protocols::http::client::HttpSession;
 use pingora::protocols::http::v1::client::HttpSession as Http1Session;
+use pingora::time::timeout;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::upstreams::peer::Peer;
 
@@ -217,7 +219,7 @@ impl Upstreams {
             (None, Some(e)) => return connect_failure(p, &e),
             (None, None) => return failover(FailureKind::Resolve, format!("no address for {}", p.url.host)),
         };
-        let mut result = tokio::time::timeout(head_limit, send_and_read_head(&mut session, &request, &ex.body)).await;
+        let mut result = timeout(head_limit, send_and_read_head(&mut session, &request, &ex.body)).await;
         // A pooled connection the upstream closed while it sat idle fails while the request
         // is being written. Only then is it retried, once, on a new connection: a failure
         // after the whole request was written may come from an upstream that is already
@@ -228,7 +230,7 @@ impl Upstreams {
                 Err(e) => return connect_failure(p, &e),
             };
             let remaining = (started + head_limit).saturating_duration_since(Instant::now());
-            result = tokio::time::timeout(remaining, send_and_read_head(&mut session, &request, &ex.body)).await;
+            result = timeout(remaining, send_and_read_head(&mut session, &request, &ex.body)).await;
         }
         match result {
             Err(_) => {
@@ -274,7 +276,7 @@ impl Upstreams {
         };
         if streaming {
             let remaining = (started + head_limit).saturating_duration_since(Instant::now());
-            match tokio::time::timeout(remaining, prefetch_first_event(&mut response)).await {
+            match timeout(remaining, prefetch_first_event(&mut response)).await {
                 Err(_) => {
                     return failover(
                         FailureKind::FirstByteTimeout,
@@ -378,7 +380,7 @@ impl UpstreamResponse {
         } else {
             (self.idle, BodyError::Idle)
         };
-        match tokio::time::timeout(limit, self.session.read_response_body()).await {
+        match timeout(limit, self.session.read_response_body()).await {
             Err(_) => Err(late),
             Ok(Err(e)) if matches!(e.etype(), pingora::ErrorType::ReadTimedout) => Err(BodyError::Idle),
             Ok(Err(e)) => Err(BodyError::Broken(e.etype().as_str().to_owned())),

@@ -5,8 +5,9 @@
 //! across threads to take the connection back: together about a tenth of the gateway's CPU
 //! per request under load. Here an idle connection is just a stream on a stack per peer
 //! (the most recently used first, so the warmest connections serve and the rest age out).
-//! A connection is checked when it is taken: one the upstream closed while it sat idle (or
-//! that has bytes nobody asked for) reads as ready without blocking, and is dropped. What
+//! A connection idle for a second or more is checked when it is taken: one the upstream
+//! closed while it sat idle (or that has bytes nobody asked for) reads as ready without
+//! blocking, and is dropped. What
 //! that check cannot see (a close racing the request) fails while the request is written,
 //! and only then is the attempt retried on a new connection (`super::Upstreams::attempt`).
 //! HTTP/2 sessions still use Pingora's pool, which multiplexes them.
@@ -22,6 +23,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 /// Idle connections kept per peer.
 const PER_PEER: usize = 256;
+/// Connections idle at least this long are checked for a close before they are reused.
+const CHECK_AFTER: Duration = Duration::from_secs(1);
 
 /// Idle streams by peer (Pingora's reuse hash of the peer).
 #[derive(Debug, Default)]
@@ -37,7 +40,11 @@ impl IdlePool {
                 let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
                 idle.get_mut(&peer)?.pop()?
             };
-            if since.elapsed() < max_idle && still_open(&mut stream) {
+            let idle = since.elapsed();
+            // A connection used a moment ago is not checked: under load that is every reuse,
+            // and the check is a `recv` system call. What a close in that moment breaks, the
+            // attempt's write-phase retry catches.
+            if idle < max_idle && (idle < CHECK_AFTER || still_open(&mut stream)) {
                 return Some(stream);
             }
         }
@@ -84,10 +91,11 @@ mod tests {
         let (chatty, mut talker) = pair().await;
         drop(server);
         talker.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
-        tokio::time::sleep(Duration::from_millis(50)).await;
         pool.put(1, open);
         pool.put(1, closed);
         pool.put(1, chatty);
+        // Idle long enough to be checked.
+        tokio::time::sleep(CHECK_AFTER + Duration::from_millis(50)).await;
         // Most recent first: the chatty and the closed ones are skipped.
         assert!(pool.take(1, Duration::from_secs(60)).is_some());
         assert!(pool.take(1, Duration::from_secs(60)).is_none());
