@@ -17,10 +17,11 @@
 # fresh gateway.
 #
 # Usage: bench/convert.sh [seconds-per-run] [connections]
-# With PREV_BIN=path/to/an/older/aether, the script instead compares two builds on the
-# converted rows only: both gateways run at once on the one mock, and each row is measured
-# ROUNDS times (default 3), the two builds back to back and in alternating order, so both
-# share the machine's load of the moment; it prints each build's median and their ratio.
+# With PREV_BIN=path/to/an/older/aether, the script instead compares two builds: both
+# gateways run at once on the one mock, and each row is measured ROUNDS times (default 3),
+# the two builds back to back and in alternating order, so both share the machine's load of
+# the moment; it prints each build's median and their ratio. PREV_ROWS picks the rows:
+# `converted` (default) or `same` (each client's own format, relayed as it is).
 # Needs: wrk, python3, a release build of aether.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,7 +88,7 @@ if [ -n "${PREV_BIN:-}" ]; then
   }
   echo "# bench/convert.sh $DURATION $CONNS, PREV_BIN=$PREV_BIN ROUNDS=$ROUNDS — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
   echo
-  echo "Converted rows only; this build ($BIN) against the previous one, alternating. Medians of"
+  echo "${PREV_ROWS:-converted} rows; this build ($BIN) against the previous one, alternating. Medians of"
   echo "$ROUNDS runs each; the last column is this build's CPU per request over the previous build's"
   echo "(below 1: this build is cheaper)."
   echo
@@ -95,10 +96,11 @@ if [ -n "${PREV_BIN:-}" ]; then
   echo "|---|---|---|---:|---:|---:|---:|---:|"
   for client in claude openai responses; do
     case $client in
-      claude) path=/v1/messages; conv=mock-gpt ;;
-      openai) path=/v1/chat/completions; conv=mock-gemini ;;
-      responses) path=/; conv=mock-claude ;;
+      claude) path=/v1/messages; conv=mock-gpt; same=mock-claude ;;
+      openai) path=/v1/chat/completions; conv=mock-gemini; same=mock-gpt ;;
+      responses) path=/; conv=mock-claude; same=mock-responses ;;
     esac
+    [ "${PREV_ROWS:-converted}" = same ] && conv=$same
     for traffic in "body:0:text:20:1" "body20tools:0:text:20:20" "stream200:1:text:200:1" "toolstream:1:tool_call:16:1"; do
       IFS=: read -r label stream scenario chunks tools <<<"$traffic"
       vars=(STREAM=$stream SCENARIO=$scenario CHUNKS=$chunks TOOLS=$tools CLIENT=$client MODEL=$conv)
