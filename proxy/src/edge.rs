@@ -28,7 +28,7 @@ pub struct EdgeSettings {
     /// From a new connection's accept (or the first byte of a kept-alive connection's next
     /// request) to the end of the request head.
     pub header: Duration,
-    /// How long an HTTP/1.1 connection may sit idle between requests.
+    /// How long a kept-alive HTTP/1.1 connection may wait for its next request's whole head.
     pub keepalive_idle: Duration,
     /// The request body's base allowance...
     pub body: Duration,

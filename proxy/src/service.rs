@@ -93,14 +93,15 @@ impl Gateway {
     }
 
     /// Reads the request head under the edge's deadline: `header` on a new connection;
-    /// on a kept-alive one, up to `keepalive_idle` for the next request to start (Pingora
-    /// closes it quietly then) and `header` more for its head.
+    /// on a kept-alive one, `keepalive_idle` for the next request's whole head (one timer
+    /// for the wait: Pingora's own keep-alive timeout is left off, so a request does not
+    /// register two).
     async fn read_head(&self, session: &mut ServerSession) -> bool {
         let kept_alive = session
             .take_connection_user_context()
             .is_some_and(|c| (*c).is::<KeptAlive>());
         let limit = if kept_alive {
-            self.edge.keepalive_idle + self.edge.header
+            self.edge.keepalive_idle
         } else {
             self.edge.header
         };
@@ -658,10 +659,7 @@ impl Gateway {
             return None;
         }
         // Pingora keeps an HTTP/1.1 connection without a `Connection` header alive with no
-        // limit; the edge's idle timeout replaces that.
-        if session.get_keepalive().is_some() {
-            session.set_keepalive(Some(whole_secs(self.edge.keepalive_idle)));
-        }
+        // limit; `read_head`'s deadline on the next request bounds it instead.
         let mut settings = HttpPersistentSettings::for_session(&session);
         settings.set_user_context(Box::new(KeptAlive));
         match session.finish().await {
@@ -693,11 +691,6 @@ impl Drop for InFlight<'_> {
 
 /// Marks a connection's next request as one on a kept-alive connection.
 struct KeptAlive;
-
-/// Pingora counts keep-alive timeouts in whole seconds (0 means forever): rounded up.
-fn whole_secs(d: std::time::Duration) -> u64 {
-    d.as_millis().div_ceil(1000).max(1).try_into().unwrap_or(u64::MAX)
-}
 
 /// One line per request at debug level: the usage record is the access log, so the request
 /// path does not format and write a line per request by default.

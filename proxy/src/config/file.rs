@@ -140,7 +140,7 @@ pub struct EdgeSection {
     /// The request head, from accept (or the first byte of a kept-alive connection's next
     /// request) to its blank line.
     pub header_ms: u64,
-    /// An HTTP/1.1 connection idle between requests (whole seconds, rounded up).
+    /// A kept-alive HTTP/1.1 connection's wait for its next request, head included.
     pub keepalive_idle_ms: u64,
     /// The request body's base allowance, in milliseconds...
     pub body_ms: u64,
