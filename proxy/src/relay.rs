@@ -159,7 +159,7 @@ fn downstream_header(upstream: &ResponseHeader, request_id: &str) -> Result<Resp
     let mut header = downstream::response_header(upstream.status.as_u16(), request_id, upstream.headers.len() + 2)
         .map_err(broken)?;
     for (name, value) in &upstream.headers {
-        if crate::headers::relay_downstream(name.as_str()) && name != "x-request-id" {
+        if crate::headers::relay_downstream(name.as_str()) {
             header.append_header(name.clone(), value.clone()).map_err(broken)?;
         }
     }
