@@ -113,17 +113,16 @@ impl Gateway {
     }
 
     async fn handle(&self, s: &mut ServerSession, ctx: &mut RequestCtx) -> Result<Reuse, GatewayError> {
-        let endpoint = self.classify(s, ctx)?;
-        if endpoint == Endpoint::Probe {
-            return Ok(probe(s, ctx).await);
-        }
-        let key_hash = authenticate(s, ctx)?;
-        let (format, gemini, purpose) = match endpoint {
-            Endpoint::Probe => return Ok(Reuse::Keep),
-            Endpoint::ListModels => return Ok(list_models(s, ctx).await),
+        let (format, gemini, purpose) = match self.classify(s, ctx)? {
+            Endpoint::Probe => return Ok(probe(s, ctx).await),
+            Endpoint::ListModels => {
+                authenticate(s, ctx)?;
+                return Ok(list_models(s, ctx).await);
+            }
             Endpoint::CountTokens { format, gemini } => (format, gemini, Purpose::CountTokens),
             Endpoint::Generate { format, gemini } => (format, gemini, Purpose::Generate),
         };
+        let key_hash = authenticate(s, ctx)?;
         let request = self.inspect(s, ctx, format, gemini, purpose).await?;
         let plan = route(ctx, &request, &key_hash)?;
         let answered_upstream = plan
