@@ -51,7 +51,7 @@ use types::{
 };
 
 /// The contract version this SDK implements (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.4.0";
+pub const CONTRACT_VERSION: &str = "0.5.0";
 
 /// One wire format, as a plugin. Associated functions, no `self`: a plugin keeps per-stream
 /// state in its [`StreamDecode`] / [`StreamEncode`] objects and in the [`UsageReport`] its

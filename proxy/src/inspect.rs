@@ -39,6 +39,8 @@ pub struct RequestFacts {
     pub capabilities: Capabilities,
     /// The plugin's estimate of the input tokens.
     pub estimated_input_tokens: u32,
+    /// The most output tokens the request allows, when it names a limit.
+    pub max_output_tokens: Option<u32>,
 }
 
 /// The facts from a plugin's inspection of `body`, or the client error it found.
@@ -73,6 +75,7 @@ pub fn facts(inspection: Result<Inspection, PluginError>, body: &[u8]) -> Result
         body_model,
         capabilities: inspection.capabilities.into_iter().map(Into::into).collect(),
         estimated_input_tokens: inspection.estimated_input_tokens,
+        max_output_tokens: inspection.max_output_tokens,
     })
 }
 
@@ -152,6 +155,7 @@ mod tests {
             stream: true,
             capabilities: vec![],
             estimated_input_tokens: 1,
+            max_output_tokens: Some(5),
         };
         let facts = facts(Ok(inspection), body).unwrap();
         assert_eq!(facts.body_model, BodyModel::Same);
@@ -171,6 +175,7 @@ mod tests {
             stream: false,
             capabilities: vec![],
             estimated_input_tokens: 0,
+            max_output_tokens: None,
         };
         assert!(matches!(facts(Ok(no_model), b"{}"), Err(GatewayError::MissingModel)));
     }

@@ -318,7 +318,7 @@ fn refused_plugins_leave_the_previous_one_serving() {
         ("1.0.0", file.display().to_string())
     );
 
-    let wrong_contract = patch(&example, b"aether:plugin/format@0.4.0", b"aether:plugin/format@0.9.0");
+    let wrong_contract = patch(&example, b"aether:plugin/format@0.5.0", b"aether:plugin/format@0.9.0");
     let failing_self_test = patch(
         &example,
         br#"{"model": "claude-sonnet-4-5", "model_span""#,
@@ -328,7 +328,7 @@ fn refused_plugins_leave_the_previous_one_serving() {
     let garbage = b"definitely not wasm".to_vec();
     let truncated = example[..example.len() / 2].to_vec();
     let refusals: [(&str, Vec<u8>, &str); 5] = [
-        ("wrong contract", wrong_contract, "aether:plugin/format@0.4.0"),
+        ("wrong contract", wrong_contract, "aether:plugin/format@0.5.0"),
         ("failing self-test", failing_self_test, "self-test failed"),
         ("core module", core_module, "not a WebAssembly component"),
         ("garbage", garbage, "not a WebAssembly component"),

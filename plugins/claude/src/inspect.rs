@@ -22,6 +22,8 @@ struct Probe<'a> {
     #[serde(default)]
     stream: Option<bool>,
     #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
     tools: BlockList,
     #[serde(borrow, default)]
     thinking: Option<Thinking<'a>>,
@@ -184,5 +186,6 @@ pub fn inspect(head: &RequestHead, body: &[u8]) -> Result<Inspection, PluginErro
         stream: probe.stream.unwrap_or(false),
         capabilities: caps,
         estimated_input_tokens: u32::try_from(body.len() / 4).unwrap_or(u32::MAX),
+        max_output_tokens: probe.max_tokens.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
     })
 }

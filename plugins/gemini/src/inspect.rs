@@ -57,6 +57,8 @@ struct GenerationConfig<'a> {
     response_json_schema: Option<IgnoredAny>,
     #[serde(alias = "thinking_config", default)]
     thinking_config: Option<ThinkingConfig>,
+    #[serde(alias = "max_output_tokens", default)]
+    max_output_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +124,9 @@ pub fn inspect(head: &RequestHead, body: &[u8]) -> Result<Inspection, PluginErro
         stream: action == "streamGenerateContent",
         capabilities: caps,
         estimated_input_tokens: u32::try_from(body.len() / 4).unwrap_or(u32::MAX),
+        max_output_tokens: config
+            .and_then(|c| c.max_output_tokens)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
     })
 }
 

@@ -18,6 +18,10 @@ struct Probe<'a> {
     #[serde(default)]
     stream: Option<bool>,
     #[serde(default)]
+    max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
     tools: Option<Vec<IgnoredAny>>,
     #[serde(default)]
     functions: Option<Vec<IgnoredAny>>,
@@ -73,5 +77,10 @@ pub fn inspect(_head: &RequestHead, body: &[u8]) -> Result<Inspection, PluginErr
         stream: probe.stream.unwrap_or(false),
         capabilities: caps,
         estimated_input_tokens: u32::try_from(body.len() / 4).unwrap_or(u32::MAX),
+        // `max_completion_tokens` replaced `max_tokens`; either may be sent.
+        max_output_tokens: probe
+            .max_completion_tokens
+            .or(probe.max_tokens)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
     })
 }

@@ -18,6 +18,8 @@ struct Probe<'a> {
     #[serde(default)]
     stream: Option<bool>,
     #[serde(default)]
+    max_output_tokens: Option<u64>,
+    #[serde(default)]
     tools: Option<Vec<IgnoredAny>>,
     #[serde(borrow, default)]
     reasoning: Option<Reasoning<'a>>,
@@ -88,5 +90,6 @@ pub fn inspect(_head: &RequestHead, body: &[u8]) -> Result<Inspection, PluginErr
         stream: probe.stream.unwrap_or(false),
         capabilities: caps,
         estimated_input_tokens: u32::try_from(body.len() / 4).unwrap_or(u32::MAX),
+        max_output_tokens: probe.max_output_tokens.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
     })
 }

@@ -105,6 +105,9 @@ pub struct PriceEntry {
     /// Other names of the same model (e.g. dated snapshots).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The most output tokens the model writes when a request names no limit: what a
+    /// budget or token limit reserves for such a request.
+    pub max_output: Option<u64>,
     /// Prices by input context size; the first tier with `up_to` absent or ≥ the context.
     #[serde(default)]
     pub tiers: Vec<TierEntry>,
@@ -135,6 +138,8 @@ pub struct TierEntry {
 pub struct ModelPrice {
     /// `(up_to, prices)`; one entry `(None, base)` when the model has no tiers.
     pub tiers: Vec<(Option<u64>, UnitPrices)>,
+    /// The most output tokens a request that names no limit can get.
+    pub max_output: Option<u64>,
 }
 
 impl ModelPrice {
@@ -381,6 +386,7 @@ fn compile_entry(path: &str, e: &PriceEntry) -> Result<ModelPrice, PricingError>
     if e.tiers.is_empty() {
         return Ok(ModelPrice {
             tiers: vec![(None, resolve(path, &base)?)],
+            max_output: e.max_output,
         });
     }
     let mut tiers = Vec::with_capacity(e.tiers.len());
@@ -405,7 +411,10 @@ fn compile_entry(path: &str, e: &PriceEntry) -> Result<ModelPrice, PricingError>
         last_limit = t.up_to.or(last_limit);
         tiers.push((t.up_to, resolve(&tpath, t)?));
     }
-    Ok(ModelPrice { tiers })
+    Ok(ModelPrice {
+        tiers,
+        max_output: e.max_output,
+    })
 }
 
 #[cfg(test)]
