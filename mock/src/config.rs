@@ -33,6 +33,11 @@ pub struct MockConfig {
     pub fault: Fault,
     /// What the answer contains.
     pub scenario: Scenario,
+    /// With a 429: the `retry-after` (seconds) it names.
+    pub retry_after_secs: Option<u64>,
+    /// On every answer: rate-limit headers saying the key has no requests left until this
+    /// long from now (`x-ratelimit-remaining-requests: 0`, `x-ratelimit-reset-requests`).
+    pub exhausted_for: Option<Duration>,
 }
 
 impl Default for MockConfig {
@@ -44,6 +49,8 @@ impl Default for MockConfig {
             interval: Duration::ZERO,
             fault: Fault::None,
             scenario: Scenario::Text,
+            retry_after_secs: None,
+            exhausted_for: None,
         }
     }
 }
@@ -123,6 +130,12 @@ impl MockConfig {
         }
         if let Some(scenario) = text(headers, "x-mock-scenario").and_then(parse_scenario) {
             config.scenario = scenario;
+        }
+        if let Some(secs) = number(headers, "x-mock-retry-after") {
+            config.retry_after_secs = Some(secs);
+        }
+        if let Some(ms) = number(headers, "x-mock-exhausted-ms") {
+            config.exhausted_for = Some(Duration::from_millis(ms));
         }
         config
     }

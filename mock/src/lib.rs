@@ -16,6 +16,8 @@
 //! | `x-mock-latency-ms`, `x-mock-ttfb-ms`, `x-mock-interval-ms` | delays |
 //! | `x-mock-chunks` | number of text deltas |
 //! | `x-mock-scenario: text \| tool_call \| thinking` | the [`Scenario`] |
+//! | `x-mock-retry-after: N` | a 429 names `retry-after: N` |
+//! | `x-mock-exhausted-ms: N` | every answer says the key has no requests left for N ms (`x-ratelimit-remaining-requests: 0`) |
 //!
 //! Routes: `POST /v1/messages` (and `/v1/messages/count_tokens`), `POST /v1/chat/completions`,
 //! `POST /v1/responses`, `POST /v1beta/models/{model}:generateContent` and

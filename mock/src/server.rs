@@ -259,7 +259,16 @@ async fn write(
             session.write_response_header(Box::new(hint)).await?;
         }
     }
-    let mut resp = ResponseHeader::build(reply.status, Some(6))?;
+    let mut resp = ResponseHeader::build(reply.status, Some(9))?;
+    if reply.status == 429
+        && let Some(secs) = plan.retry_after_secs
+    {
+        resp.insert_header(header::RETRY_AFTER, secs.to_string())?;
+    }
+    if let Some(wait) = plan.exhausted_for {
+        resp.insert_header("x-ratelimit-remaining-requests", "0")?;
+        resp.insert_header("x-ratelimit-reset-requests", format!("{}ms", wait.as_millis()))?;
+    }
     if h2 {
         resp.set_version(Version::HTTP_2);
     }

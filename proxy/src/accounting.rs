@@ -89,6 +89,21 @@ pub fn finished(telemetry: &Telemetry, ctx: &mut RequestCtx) {
         (None, None) => (Status::Completed, ResponseEnd::Complete),
     };
     record.response_end = end;
+    // The request's limits settle to what it really used; its cost is worked out here
+    // (the hook would otherwise) when a budget needs it.
+    if let Some(ticket) = ctx.limits.take() {
+        let cost = if ticket.needs_cost() {
+            record.finish(status);
+            record.cost = telemetry.pricing().price(&record);
+            record
+                .cost
+                .as_ref()
+                .map_or(crate::telemetry::money::NanoUsd::ZERO, |c| c.total)
+        } else {
+            crate::telemetry::money::NanoUsd::ZERO
+        };
+        ticket.settle(record.usage.total(), cost);
+    }
     if telemetry.stores_bodies() {
         let response = match ctx.report.as_ref().map(|r| &r.sample) {
             Some(BodySample::Keep(bytes)) if !bytes.is_empty() => telemetry.capture_body(bytes, &ctx.config.secrets),
@@ -117,6 +132,7 @@ fn base_record(ctx: &RequestCtx) -> UsageRecord {
 fn trace(a: &AttemptRecord) -> AttemptTrace {
     let (outcome, status) = match &a.outcome {
         AttemptOutcome::Relayed(s) => ("relayed", Some(*s)),
+        AttemptOutcome::Skipped(reason) => (reason.as_str(), None),
         AttemptOutcome::Failed(kind) => match kind {
             FailureKind::Resolve => ("resolve", None),
             FailureKind::Connect => ("connect", None),

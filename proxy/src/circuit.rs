@@ -47,6 +47,15 @@ pub enum Admission {
     Rejected,
 }
 
+/// What recording an outcome did to the circuit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Nothing that other instances need to hear of.
+    Unchanged,
+    /// The circuit opened for this long.
+    Opened(Duration),
+}
+
 /// The outcome of one attempt, as far as the key's health is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -207,17 +216,18 @@ impl CircuitBreaker {
         }
     }
 
-    /// Records the outcome of an attempt that was admitted.
-    pub fn record(&self, settings: &CircuitSettings, outcome: Outcome, now: Instant) {
+    /// Records the outcome of an attempt that was admitted; says whether the circuit
+    /// opened.
+    pub fn record(&self, settings: &CircuitSettings, outcome: Outcome, now: Instant) -> Transition {
         let mut s = self.lock();
         match s.phase {
             Phase::Closed => {
                 if outcome == Outcome::Neutral {
-                    return;
+                    return Transition::Unchanged;
                 }
                 s.window.add(settings, outcome, now);
                 if outcome == Outcome::Success {
-                    return;
+                    return Transition::Unchanged;
                 }
                 let (total, failures) = s.window.counts(settings, now);
                 if total >= u64::from(settings.min_requests) && failures as f64 >= settings.error_rate * total as f64 {
@@ -225,6 +235,7 @@ impl CircuitBreaker {
                     s.open_for = Some(open_for);
                     s.phase = Phase::Open { until: now + open_for };
                     s.window.clear();
+                    return Transition::Opened(open_for);
                 }
             }
             Phase::HalfOpen { successes, .. } => match outcome {
@@ -251,11 +262,13 @@ impl CircuitBreaker {
                         .map_or(settings.open_for, |d| (d * 2).min(settings.max_open_for));
                     s.open_for = Some(next);
                     s.phase = Phase::Open { until: now + next };
+                    return Transition::Opened(next);
                 }
             },
             // An attempt admitted before the circuit opened: its outcome is already stale.
             Phase::Open { .. } => {}
         }
+        Transition::Unchanged
     }
 
     /// The current state, for the admin API.
@@ -297,10 +310,10 @@ impl<'a> Owed<'a> {
         }
     }
 
-    /// Records the attempt's outcome.
-    pub fn settle(mut self, outcome: Outcome, now: Instant) {
+    /// Records the attempt's outcome; says whether the circuit opened.
+    pub fn settle(mut self, outcome: Outcome, now: Instant) -> Transition {
         self.settled = true;
-        self.breaker.record(self.settings, outcome, now);
+        self.breaker.record(self.settings, outcome, now)
     }
 }
 
@@ -373,7 +386,8 @@ mod tests {
         }
         b.record(&s, Outcome::Failure, t0);
         assert_eq!(b.admit(&s, t0), Admission::Allowed);
-        b.record(&s, Outcome::Failure, t0); // 2 of 4 failed: opens
+        // 2 of 4 failed: opens, and says so (other instances hear of it).
+        assert_eq!(b.record(&s, Outcome::Failure, t0), Transition::Opened(s.open_for));
         assert_eq!(b.admit(&s, t0 + Duration::from_secs(9)), Admission::Rejected);
         let t1 = t0 + Duration::from_secs(10);
         assert_eq!(b.admit(&s, t1), Admission::Probe);

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use crate::config::compile::{ClientKey, RuntimeConfig};
 use crate::failover::AttemptRecord;
 use crate::format::WireFormat;
+use crate::limits::Ticket;
 use crate::plugin_registry::PluginSnapshot;
 use crate::relay::{RelayEnd, RelayReport};
 
@@ -52,6 +53,8 @@ pub struct RequestCtx {
     pub lifecycle: Lifecycle,
     /// The request body, kept only when usage records store bodies.
     pub request_body: Option<Bytes>,
+    /// What the request holds of its limits, settled when its record is final.
+    pub limits: Option<Ticket>,
 }
 
 /// Whether the hook has seen this request's `Accepted` event.

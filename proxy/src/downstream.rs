@@ -100,8 +100,22 @@ pub fn response_header(status: u16, request_id: &str, capacity: usize) -> pingor
 
 /// Writes a complete JSON response. Returns false when the client could not be written to.
 pub async fn write_json(session: &mut ServerSession, status: u16, request_id: &str, body: Vec<u8>) -> bool {
+    write_json_with(session, status, request_id, body, Vec::new()).await
+}
+
+/// [`write_json`] with `extra` headers (a refusal's `retry-after` and rate-limit headers).
+pub async fn write_json_with(
+    session: &mut ServerSession,
+    status: u16,
+    request_id: &str,
+    body: Vec<u8>,
+    extra: Vec<(String, String)>,
+) -> bool {
     let write = async {
-        let mut header = response_header(status, request_id, 2)?;
+        let mut header = response_header(status, request_id, 2 + extra.len())?;
+        for (name, value) in extra {
+            header.insert_header(name, value)?;
+        }
         header.insert_header(http::header::CONTENT_TYPE, "application/json")?;
         header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
         session.write_response_header(Box::new(header)).await?;

@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::capability::Capabilities;
 use crate::conversion::ConversionError;
 use crate::format::{ErrorClass, WireFormat};
+use crate::limits::LimitError;
 use crate::plugin_host::CallError;
 use crate::upstream::{BodyError, Failure};
 
@@ -109,6 +110,11 @@ pub enum GatewayError {
     /// Every candidate was tried and failed; each one's failure, in the order tried.
     #[error("all {} upstream candidates failed: {}", .0.len(), list(.0))]
     AllFailed(Vec<Failure>),
+    /// A limit refused the request before any upstream was asked (a client key's rate,
+    /// tokens, concurrency or budget; every key busy; the shared store down and failing
+    /// closed).
+    #[error(transparent)]
+    Limited(#[from] LimitError),
     /// Every candidate tried answered 429: the client sees a rate limit, in its own
     /// format's shape, and may retry later.
     #[error("rate limited: all {tried} upstream candidates answered HTTP 429")]
@@ -186,12 +192,51 @@ impl GatewayError {
             GatewayError::MissingCapability { .. } => (C::InvalidRequest, "missing_capability"),
             GatewayError::UnknownCapability(_) => (C::InvalidRequest, "unknown_capability"),
             GatewayError::RateLimited { .. } => (C::RateLimited, "rate_limited"),
+            GatewayError::Limited(LimitError::Refused(_)) => (C::RateLimited, "limited"),
+            GatewayError::Limited(LimitError::KeysBusy { .. }) => (C::RateLimited, "keys_busy"),
+            GatewayError::Limited(LimitError::Unavailable(_)) => (C::Unavailable, "limits_unavailable"),
             GatewayError::NoHealthyUpstream { .. } => (C::Unavailable, "no_healthy_upstream"),
             GatewayError::BodyBudgetSpent { .. } => (C::Unavailable, "body_budget"),
             GatewayError::AllFailed(_) => (C::Unavailable, "all_failed"),
             GatewayError::UpstreamBroken(_) => (C::Internal, "upstream_broken"),
             GatewayError::Conversion(_) => (C::Internal, "conversion"),
             GatewayError::Plugin(e) => (C::Internal, e.kind()),
+        }
+    }
+
+    /// Headers the response carries besides the body's: for a limit, `retry-after`
+    /// (seconds, rounded up, and `retry-after-ms`, which the official SDKs read) and
+    /// `x-ratelimit-{limit,remaining,reset}-<limit>` naming it (budgets in USD).
+    pub fn headers(&self) -> Vec<(String, String)> {
+        let retry = |d: std::time::Duration| {
+            vec![
+                ("retry-after".to_owned(), d.as_secs_f64().ceil().max(1.0).to_string()),
+                ("retry-after-ms".to_owned(), d.as_millis().to_string()),
+            ]
+        };
+        match self {
+            GatewayError::Limited(LimitError::Refused(r)) => {
+                let suffix = r.name.header_suffix();
+                let amount = |n: i64| {
+                    if r.name.is_budget() {
+                        crate::telemetry::money::NanoUsd(n).to_usd_string()
+                    } else {
+                        n.to_string()
+                    }
+                };
+                let mut h = r.retry_after.map(retry).unwrap_or_default();
+                h.push((format!("x-ratelimit-limit-{suffix}"), amount(r.limit)));
+                h.push((format!("x-ratelimit-remaining-{suffix}"), amount(r.remaining)));
+                if let Some(d) = r.retry_after {
+                    h.push((
+                        format!("x-ratelimit-reset-{suffix}"),
+                        format!("{:.3}s", d.as_secs_f64()),
+                    ));
+                }
+                h
+            }
+            GatewayError::Limited(LimitError::KeysBusy { retry_after }) => retry(*retry_after),
+            _ => Vec::new(),
         }
     }
 
@@ -250,6 +295,7 @@ mod tests {
         assert_eq!(GatewayError::MissingKey.status(), 401);
         assert_eq!(GatewayError::BodyTooLarge { limit: 1 }.status(), 413);
         let failure = |detail: &str| Failure {
+            retry_after: None,
             kind: crate::upstream::FailureKind::Status(500),
             detail: detail.into(),
         };

@@ -4,15 +4,20 @@
 //! event is an error; a 4xx that is the client's fault is relayed as is. Nothing has been
 //! written to the client while this runs, so every failover is safe. Each attempt is
 //! recorded (candidate, outcome, latency) for the usage record, and reported to the key's
-//! circuit breaker.
+//! circuit breaker and to the limits (a 429 cools the key down; rate-limit headers at zero
+//! rest it before it answers 429). A candidate whose key is cooling down or at its own
+//! limits is passed over (recorded as skipped) without being sent anything.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::circuit::{Outcome, Owed};
+use crate::circuit::{Outcome, Owed, Transition};
 use crate::config::compile::{ModelSource, RuntimeConfig};
 use crate::error::{Fault, GatewayError};
+use crate::limits::admission::SkipReason;
+use crate::limits::{KeyOutcome, KeyTurn, Limiter, Ticket};
 use crate::router::{Candidate, Plan};
 use crate::upstream::{Exchange, Failure, FailureKind, HeaderPolicy, UpstreamResponse, Upstreams, Verdict};
 
@@ -23,6 +28,18 @@ pub enum AttemptOutcome {
     Relayed(u16),
     /// The attempt failed and the next candidate was tried.
     Failed(FailureKind),
+    /// The key was cooling down or at its own limits: nothing was sent.
+    Skipped(SkipReason),
+}
+
+/// The limits side of the loop: the request's ticket (which takes each candidate's key)
+/// and the limiter (which hears what each key's answer said).
+#[derive(Debug)]
+pub struct Keys<'a> {
+    /// The request's ticket; `None`: no limit is consulted.
+    pub ticket: Option<&'a mut Ticket>,
+    /// The limiter.
+    pub limiter: &'a Arc<Limiter>,
 }
 
 /// One attempt, for the usage record and logs.
@@ -100,11 +117,29 @@ pub async fn run(
     plan: &Plan,
     out: &Outgoing<'_>,
     attempts: &mut Vec<AttemptRecord>,
+    mut keys: Keys<'_>,
 ) -> Result<(Candidate, Box<UpstreamResponse>), GatewayError> {
     let mut failures = Vec::new();
-    for candidate in &plan.candidates {
+    let order = match keys.ticket.as_deref() {
+        Some(ticket) => ticket.order(plan.candidates.len()),
+        None => (0..plan.candidates.len()).collect(),
+    };
+    for index in order {
+        let candidate = &plan.candidates[index];
         let upstream_model = candidate.upstream_model(out.requested_model);
         let started = Instant::now();
+        if let Some(ticket) = keys.ticket.as_deref_mut()
+            && let KeyTurn::Skip(reason) = ticket.key_for(index, candidate).await
+        {
+            attempts.push(AttemptRecord {
+                provider: candidate.route.provider.name.clone(),
+                key: candidate.route.key.name.clone(),
+                upstream_model: upstream_model.to_owned(),
+                outcome: AttemptOutcome::Skipped(reason),
+                latency: started.elapsed(),
+            });
+            continue;
+        }
         let prepared = match (out.prepare)(candidate, upstream_model) {
             Ok(p) => p,
             Err(e) if e.fault() == Fault::Client => return Err(e),
@@ -112,6 +147,7 @@ pub async fn run(
                 // Nothing was sent, and the key is not at fault: no breaker record.
                 tracing::warn!(provider = %candidate.route.provider.name, "cannot convert the request, trying next candidate: {e}");
                 failures.push(Failure {
+                    retry_after: None,
                     kind: FailureKind::Conversion,
                     detail: e.to_string(),
                 });
@@ -146,7 +182,25 @@ pub async fn run(
             Verdict::Relay(r) => (AttemptOutcome::Relayed(r.header.status.as_u16()), Outcome::Success),
             Verdict::Failover(f) => (AttemptOutcome::Failed(f.kind), health(f.kind, candidate)),
         };
-        owed.settle(health, now);
+        let key = &candidate.route.key;
+        match &verdict {
+            Verdict::Relay(r) => keys
+                .limiter
+                .report(key, r.exhausted_for.map_or(KeyOutcome::Answered, KeyOutcome::Exhausted)),
+            Verdict::Failover(f) => {
+                if f.kind == FailureKind::Status(429) {
+                    keys.limiter.report(key, KeyOutcome::Throttled(f.retry_after));
+                }
+                if let Some(ticket) = keys.ticket.as_deref_mut() {
+                    ticket.release_key();
+                }
+            }
+        }
+        if let Transition::Opened(open_for) = owed.settle(health, now) {
+            // Every instance rests the key while this one's circuit is open.
+            keys.limiter
+                .report(&candidate.route.key, KeyOutcome::CircuitOpened(open_for));
+        }
         attempts.push(AttemptRecord {
             provider: candidate.route.provider.name.clone(),
             key: candidate.route.key.name.clone(),
@@ -162,12 +216,17 @@ pub async fn run(
             }
         }
     }
-    let rate_limited = !attempts.is_empty()
-        && attempts
-            .iter()
-            .all(|a| a.outcome == AttemptOutcome::Failed(FailureKind::Status(429)));
+    let tried = attempts
+        .iter()
+        .filter(|a| !matches!(a.outcome, AttemptOutcome::Skipped(_)))
+        .count();
+    let throttled = attempts
+        .iter()
+        .filter(|a| a.outcome == AttemptOutcome::Failed(FailureKind::Status(429)))
+        .count();
+    let rate_limited = tried > 0 && throttled == tried;
     Err(if rate_limited {
-        GatewayError::RateLimited { tried: attempts.len() }
+        GatewayError::RateLimited { tried }
     } else {
         GatewayError::AllFailed(failures)
     })

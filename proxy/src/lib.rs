@@ -26,6 +26,7 @@ pub mod format;
 pub mod headers;
 pub mod ingress;
 pub mod inspect;
+pub mod limits;
 pub mod listener;
 pub mod models;
 pub mod plugin_host;

@@ -22,6 +22,7 @@ use crate::admin::{Admin, AdminAccess};
 use crate::config::ConfigFile;
 use crate::config::reload::{ConfigStore, ReloadHook};
 use crate::edge::{ConnectionCap, Edge, EdgeSettings};
+use crate::limits::Limiter;
 use crate::plugin_registry::{PluginSettings, Plugins};
 use crate::service::Gateway;
 use crate::telemetry::Telemetry;
@@ -46,6 +47,9 @@ pub enum ServeError {
     /// The private runtime directory could not be made, or is not private.
     #[error("runtime directory: {0}")]
     RuntimeDir(#[from] crate::private_dir::NotPrivate),
+    /// The shared limits store's URL could not be used.
+    #[error("limits: {0}")]
+    Limits(#[source] crate::limits::shared::SharedError),
 }
 
 struct ConfigWatcher(Arc<ConfigStore>);
@@ -55,6 +59,19 @@ impl BackgroundService for ConfigWatcher {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         tokio::select! {
             () = self.0.clone().watch(WATCH_INTERVAL) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Renews the leases live requests hold in Redis and prunes the local counters.
+struct LimitsUpkeep(Arc<Limiter>);
+
+#[async_trait]
+impl BackgroundService for LimitsUpkeep {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        tokio::select! {
+            () = self.0.clone().keep_up() => {}
             _ = shutdown.changed() => {}
         }
     }
@@ -126,7 +143,10 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
     server.add_service(background_service("plugin watcher", PluginWatcher(plugins.clone())));
 
     let edge = EdgeSettings::from_section(&s.edge);
-    let app = Arc::new(Gateway::new(store.clone(), telemetry.clone(), plugins.clone(), edge));
+    let limiter = Arc::new(Limiter::new(&file.redis).map_err(ServeError::Limits)?);
+    server.add_service(background_service("limits upkeep", LimitsUpkeep(limiter.clone())));
+    let app =
+        Arc::new(Gateway::new(store.clone(), telemetry.clone(), plugins.clone(), edge).with_limiter(limiter.clone()));
     let grace = Duration::from_secs(s.grace_period_secs);
     let serving = app.clone();
     server.add_service(background_service(
@@ -162,6 +182,7 @@ pub fn run(file: &ConfigFile, store: Arc<ConfigStore>, upgrade: bool) -> Result<
                     .with_access(AdminAccess::from_section(admin))
                     .with_telemetry(telemetry)
                     .with_plugins(plugins)
+                    .with_limits(limiter)
                     .with_edge(cap.counters()),
             ),
         );

@@ -2,7 +2,8 @@
 //! with the per-request state in one [`RequestCtx`].
 //!
 //! read head → classify endpoint → authenticate → read body → inspect (the client format's
-//! plugin) → route (by model and capabilities, providers of every format) → failover loop
+//! plugin) → route (by model and capabilities, providers of every format) → admit (every
+//! limit the request is under, and the first candidate key with room) → failover loop
 //! (each candidate gets the client's own request, or one converted for its format) → relay
 //! (usage tapped by the upstream format's plugin; converted back for the client when the
 //! formats differ) → log. Aether reads the whole request body itself before choosing
@@ -36,6 +37,7 @@ use crate::format::ErrorClass;
 use crate::format::WireFormat;
 use crate::ingress::{self, Endpoint, GeminiAction, GeminiTarget};
 use crate::inspect::{self, RequestFacts};
+use crate::limits::{self, AdmitInput, Limiter};
 use crate::plugin_host::bindings::types::{ErrorInfo, Header, RequestHead};
 use crate::plugin_registry::{PluginSnapshot, Plugins};
 use crate::relay::{self, BodySample, RelayEnd, RelayParams, RelayReport, ResponseConversion, UsageChunk};
@@ -58,6 +60,8 @@ pub struct Gateway {
     in_flight: AtomicUsize,
     /// The request bodies held at once.
     bodies: Arc<BodyBudget>,
+    /// Client-key and provider-key limits.
+    limiter: Arc<Limiter>,
 }
 
 /// Whether the client connection may serve another request.
@@ -84,7 +88,16 @@ impl Gateway {
             bodies: BodyBudget::new(edge.max_inflight_body_bytes),
             edge,
             in_flight: AtomicUsize::new(0),
+            limiter: Arc::new(Limiter::local()),
         }
+    }
+
+    /// The gateway with `limiter` (shared with the admin listener and the upkeep task)
+    /// instead of limits of its own in this process.
+    #[must_use]
+    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
+        self.limiter = limiter;
+        self
     }
 
     /// Requests being served now, from their head to their last byte.
@@ -131,6 +144,10 @@ impl Gateway {
             .is_some_and(|c| c.route.provider.format == format);
         if purpose == Purpose::CountTokens && !answered_upstream {
             return Ok(self.count_tokens_locally(s, ctx, &request).await);
+        }
+        // Token counting generates nothing: no limit applies to it.
+        if purpose == Purpose::Generate {
+            self.admit(ctx, &request, &plan).await?;
         }
         self.proxy(s, ctx, &request, &plan).await
     }
@@ -204,6 +221,37 @@ impl Gateway {
         })
     }
 
+    /// Phase: every limit the request is under, taken at once; the ticket goes with the
+    /// request to its record.
+    async fn admit(&self, ctx: &mut RequestCtx, request: &Inspected, plan: &router::Plan) -> Result<(), GatewayError> {
+        let Some(client) = ctx.client.clone() else {
+            return Ok(());
+        };
+        let budgets = client.limits.as_ref().is_some_and(|l| l.budgets.any());
+        let facts = &request.facts;
+        let demand = limits::demand::estimate(
+            &ctx.config.pricing,
+            &plan.candidates,
+            &facts.model,
+            (facts.estimated_input_tokens, facts.max_output_tokens),
+            budgets,
+            limits::now_ms(),
+        );
+        let ticket = self
+            .limiter
+            .admit(AdmitInput {
+                id: &ctx.id,
+                client: &client,
+                model: ctx.config.canonical_model(&request.facts.model),
+                demand,
+                candidates: &plan.candidates,
+                affinity: ctx.config.affinity,
+            })
+            .await?;
+        ctx.limits = Some(ticket);
+        Ok(())
+    }
+
     /// Phase: the failover loop, then the relay of the answer.
     async fn proxy(
         &self,
@@ -222,7 +270,11 @@ impl Gateway {
             prepare: &prepare,
             stream: request.facts.stream,
         };
-        let attempt = failover::run(&self.upstreams, &ctx.config, plan, &out, &mut ctx.attempts);
+        let keys = failover::Keys {
+            ticket: ctx.limits.as_mut(),
+            limiter: &self.limiter,
+        };
+        let attempt = failover::run(&self.upstreams, &ctx.config, plan, &out, &mut ctx.attempts, keys);
         let (candidate, response) = tokio::select! {
             result = attempt => result?,
             () = client_gone(s) => {
@@ -320,7 +372,7 @@ impl Gateway {
             s.set_keepalive(None);
         }
         let body = self.error_body(&ctx.plugins, ctx.format, error, message);
-        if downstream::write_json(s, status, &ctx.id, body).await {
+        if downstream::write_json_with(s, status, &ctx.id, body, error.headers()).await {
             reuse
         } else {
             Reuse::Close
@@ -647,6 +699,7 @@ impl Gateway {
             error: None,
             lifecycle: Lifecycle::Unrecorded,
             request_body: None,
+            limits: None,
         };
         let reuse = match self.handle(&mut session, &mut ctx).await {
             Ok(reuse) => reuse,

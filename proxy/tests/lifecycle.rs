@@ -95,11 +95,39 @@ fn check_lists_every_problem_with_its_path() {
     assert!(stderr.contains("providers[1].base_url:"), "{stderr}");
     assert!(stderr.contains("admin.listen:"), "{stderr}");
 
+    for example in ["local-mock", "shared-limits-a", "shared-limits-b"] {
+        let out = Command::new(BIN)
+            .args(["check", "--config", &format!("../conf/examples/{example}.toml")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{example}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    // Limits are checked like the rest: every problem, with its path.
+    let limits = dir.0.join("limits.toml");
+    std::fs::write(
+        &limits,
+        format!(
+            "[redis]\nurl = \"rediss://h:1\"\nlease_secs = 1\n[[client_keys]]\nname = \"c\"\nkey_sha256 = \"{}\"\n[client_keys.limits]\nrequests_per_minute = 0\nbudget_usd = {{ daily = -5.0 }}\n[[providers]]\nname = \"p\"\nformat = \"claude\"\nbase_url = \"http://127.0.0.1:1\"\nmodels = {{ m = \"m\" }}\nkeys = [{{ name = \"k\", api_key = \"x\", limits = {{ adaptive_min = 2 }} }}]\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
     let out = Command::new(BIN)
-        .args(["check", "--config", "../conf/examples/local-mock.toml"])
+        .args(["check", "--config", limits.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for path in [
+        "redis.url:",
+        "redis.lease_secs:",
+        "client_keys[0].limits.requests_per_minute:",
+        "client_keys[0].limits.budget_usd.daily:",
+        "providers[0].keys[0].limits.adaptive_min:",
+    ] {
+        assert!(stderr.contains(path), "{path} missing from: {stderr}");
+    }
 }
 
 /// `aether check` as a deployment pipeline without the secrets runs it.

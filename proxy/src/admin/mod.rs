@@ -1,10 +1,12 @@
 //! The admin listener (its own port, loopback by default): health, readiness, and a JSON
 //! view of providers, keys (names and weights, never secrets) and circuit states; with
 //! telemetry, the usage summary (`GET /admin/usage?since=&until=&by=`), one request's trace
-//! (`GET /admin/requests/{request_id}`) and Prometheus metrics (`GET /metrics`). Every
+//! (`GET /admin/requests/{request_id}`), the limits' state (`GET /admin/limits`) and
+//! Prometheus metrics (`GET /metrics`). Every
 //! request passes [`access`]'s checks first (bearer token, loopback `Host`).
 
 pub mod access;
+pub mod limits;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,6 +27,7 @@ use crate::config::compile::RuntimeConfig;
 use crate::config::file::AdminExposure;
 use crate::config::reload::ConfigStore;
 use crate::edge::EdgeCounters;
+use crate::limits::Limiter;
 use crate::plugin_registry::{ActiveStatus, Plugins};
 use crate::telemetry::{SummaryQuery, Telemetry, clock, metrics};
 
@@ -34,6 +37,7 @@ pub struct Admin {
     store: Arc<ConfigStore>,
     telemetry: Option<Telemetry>,
     plugins: Option<Arc<Plugins>>,
+    limits: Option<Arc<Limiter>>,
     /// The plugins' and the edge's metrics, appended to the telemetry's on `GET /metrics`.
     extra_metrics: Registry,
     access: AdminAccess,
@@ -46,6 +50,7 @@ impl Admin {
             store,
             telemetry: None,
             plugins: None,
+            limits: None,
             extra_metrics: Registry::default(),
             access: AdminAccess::new(None, AdminExposure::LoopbackOnly),
         }
@@ -54,6 +59,14 @@ impl Admin {
     /// Who may use it (default: no token, loopback `Host` only).
     pub fn with_access(mut self, access: AdminAccess) -> Self {
         self.access = access;
+        self
+    }
+
+    /// Serves the limits' state on `GET /admin/limits` and their metrics.
+    pub fn with_limits(mut self, limiter: Arc<Limiter>) -> Self {
+        self.extra_metrics
+            .register_collector(Box::new(limits::LimitMetrics(limiter.clone())));
+        self.limits = Some(limiter);
         self
     }
 
@@ -253,6 +266,10 @@ impl ServeHttp for Admin {
                 ("GET", "/readyz") if is_ready(&config) => (200, json!({ "status": "ready" })),
                 ("GET", "/readyz") => (503, json!({ "status": "no provider has a usable key" })),
                 ("GET", "/admin/providers") => (200, providers_view(&config)),
+                ("GET", "/admin/limits") => match &self.limits {
+                    Some(limiter) => (200, limiter.view(&config).await),
+                    None => (404, json!({ "error": "no limits on this admin listener" })),
+                },
                 ("GET", "/admin/plugins") => match &self.plugins {
                     Some(plugins) => (200, json!(plugins.status())),
                     None => (404, json!({ "error": "no plugins on this admin listener" })),

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::file::{CircuitBreakerSection, ClientKeySection, ConfigFile, HttpVersionSetting, ProviderSection};
+use super::limits::{ClientLimits, KeyLimits};
 use super::secret::{Secret, SecretRef};
 use super::sections;
 use super::upstream_url::UpstreamUrl;
@@ -46,6 +47,8 @@ pub struct RuntimeConfig {
     pub labels: Labels,
     /// Every key value this config holds, redacted from stored bodies by value.
     pub secrets: Arc<Redactor>,
+    /// How long a client stays on the key that last served it for a model; `None`: off.
+    pub affinity: Option<Duration>,
 }
 
 /// A compiled config and the warnings its pass raised (parts disabled, not errors).
@@ -64,6 +67,8 @@ pub struct ClientKey {
     pub name: String,
     /// Which client-facing models it may use.
     pub models: ModelAllowList,
+    /// Its rates, concurrency and budgets; `None`: it has none.
+    pub limits: Option<Arc<ClientLimits>>,
 }
 
 /// A model allow-list.
@@ -163,6 +168,10 @@ pub struct ProviderKey {
     pub breaker: Arc<CircuitBreaker>,
     /// What requests through this key may need: the provider's and the key's own.
     pub capabilities: Capabilities,
+    /// Its rates, concurrency and cooldown.
+    pub limits: KeyLimits,
+    /// `provider/key`: how the limits state names this key.
+    pub scope: Arc<str>,
     secret: Secret,
 }
 
@@ -252,6 +261,7 @@ impl RuntimeConfig {
         }
         sections::check_telemetry(&mut d, &file.telemetry);
         sections::check_plugins(&mut d, &file.plugins);
+        super::limits::check_redis(&mut d, &file.redis);
         // Prices, tiers and provider-key cost multipliers.
         let pricing = match super::telemetry::pricing(file) {
             Ok(p) => Some(p),
@@ -297,6 +307,7 @@ impl RuntimeConfig {
                 pricing: Arc::new(pricing),
                 labels: super::telemetry::labels(file),
                 secrets: Arc::new(secrets),
+                affinity: (file.routing.affinity_secs > 0).then(|| Duration::from_secs(file.routing.affinity_secs)),
             },
             warnings: d.into_vec(),
         })
@@ -312,6 +323,11 @@ impl RuntimeConfig {
             gaps.push(Gap::NoProviderKey);
         }
         gaps
+    }
+
+    /// Every client key.
+    pub fn client_keys(&self) -> impl Iterator<Item = &Arc<ClientKey>> {
+        self.clients.values()
     }
 
     /// The client key whose SHA-256 is `hash`.
@@ -413,6 +429,7 @@ fn client_keys(d: &mut Diagnostics, sections: &[ClientKeySection]) -> HashMap<[u
         let key = ClientKey {
             name: c.name.clone(),
             models: ModelAllowList::from_list(c.models.as_ref()),
+            limits: super::limits::client_limits(d, &path, c.limits.as_ref()).map(Arc::new),
         };
         clients.insert(hash, Arc::new(key));
     }
@@ -534,6 +551,8 @@ fn compile_provider(
             affinity_seed: rendezvous::seed(format!("{}\0{}", p.name, key.name).as_bytes()),
             breaker: registry.get(&p.name, &key.name),
             capabilities: provider_caps.union(key.capabilities.iter().copied().collect()),
+            limits: super::limits::key_limits(d, &kpath, &key.limits),
+            scope: Arc::from(format!("{}/{}", p.name, key.name)),
             secret,
         }));
     }

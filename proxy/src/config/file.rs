@@ -40,6 +40,27 @@ pub struct ConfigFile {
     /// Format plugins: the plugin directory, limits per call, the artifact cache.
     #[serde(default)]
     pub plugins: PluginsSection,
+    /// Shared limits state; unset, limits are kept per process.
+    #[serde(default)]
+    pub redis: super::limits::RedisSection,
+    /// How requests are spread over keys.
+    #[serde(default)]
+    pub routing: RoutingSection,
+}
+
+/// `[routing]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingSection {
+    /// How long a client stays on the key that last served it for a model (a provider's
+    /// prompt cache is per key), in seconds; 0: each request follows the routing order.
+    pub affinity_secs: u64,
+}
+
+impl Default for RoutingSection {
+    fn default() -> Self {
+        RoutingSection { affinity_secs: 300 }
+    }
 }
 
 /// `[plugins]`: read at start (changing it needs a restart; the directory's contents are
@@ -254,6 +275,8 @@ pub struct ClientKeySection {
     pub key: Option<String>,
     /// Client-facing models this key may use; absent or `["*"]` means all.
     pub models: Option<Vec<String>>,
+    /// Rates, concurrency and budgets; absent means none.
+    pub limits: Option<super::limits::ClientLimitsSection>,
 }
 
 /// HTTP version towards an upstream.
@@ -365,6 +388,9 @@ pub struct ProviderKeySection {
     /// Capabilities this key adds to its provider's (e.g. `context_1m`, `cache_1h`).
     #[serde(default)]
     pub capabilities: Vec<crate::capability::Capability>,
+    /// Rates, concurrency and the cooldown after a 429.
+    #[serde(default)]
+    pub limits: super::limits::KeyLimitsSection,
 }
 
 fn default_weight() -> u32 {

@@ -9,6 +9,7 @@
 pub mod compile;
 pub mod diagnostic;
 pub mod file;
+pub mod limits;
 pub mod reload;
 pub mod secret;
 pub mod sections;

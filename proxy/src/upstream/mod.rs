@@ -8,6 +8,7 @@
 //! candidate. Nothing here writes to the client, so failing over is always safe.
 
 pub mod pool;
+pub mod rate_headers;
 pub mod resolve;
 
 use std::net::SocketAddr;
@@ -107,6 +108,9 @@ pub struct UpstreamResponse {
     pub deadline: Instant,
     /// The longest silence between two body reads.
     pub idle: Duration,
+    /// When the response's rate-limit headers say the key has nothing left: until when
+    /// it should rest.
+    pub exhausted_for: Option<Duration>,
 }
 
 impl std::fmt::Debug for UpstreamResponse {
@@ -148,6 +152,8 @@ pub struct Failure {
     pub kind: FailureKind,
     /// Client-safe detail (no upstream body, which may quote a key).
     pub detail: String,
+    /// A 429's wait, when its headers name one.
+    pub retry_after: Option<Duration>,
 }
 
 /// The verdict on one attempt.
@@ -257,13 +263,18 @@ impl Upstreams {
         };
         let status = header.status.as_u16();
         if !header.status.is_success() && !is_client_fault(status) {
+            let retry_after = (status == 429)
+                .then(|| rate_headers::retry_after(&header.headers, std::time::SystemTime::now()))
+                .flatten();
             self.drain_and_release(session, &peer).await;
-            return failover(
-                FailureKind::Status(status),
-                format!("{} answered HTTP {status}", p.name),
-            );
+            return Verdict::Failover(Failure {
+                kind: FailureKind::Status(status),
+                detail: format!("{} answered HTTP {status}", p.name),
+                retry_after,
+            });
         }
         let streaming = header.status.is_success() && is_event_stream(&header);
+        let exhausted_for = rate_headers::exhausted_for(&header.headers, std::time::SystemTime::now());
         let mut response = UpstreamResponse {
             session,
             peer,
@@ -273,6 +284,7 @@ impl Upstreams {
             streaming,
             deadline,
             idle: p.timeouts.idle,
+            exhausted_for,
         };
         if streaming {
             let remaining = (started + head_limit).saturating_duration_since(Instant::now());
@@ -493,7 +505,11 @@ fn connect_failure(p: &Provider, e: &pingora::Error) -> Verdict {
 }
 
 fn failover(kind: FailureKind, detail: String) -> Verdict {
-    Verdict::Failover(Failure { kind, detail })
+    Verdict::Failover(Failure {
+        kind,
+        detail,
+        retry_after: None,
+    })
 }
 
 fn is_event_stream(header: &ResponseHeader) -> bool {

@@ -31,6 +31,7 @@ pub struct TestGateway {
     pub store: Arc<ConfigStore>,
     pub telemetry: Telemetry,
     pub plugins: Arc<Plugins>,
+    pub limiter: Arc<aether::limits::Limiter>,
     _stop: watch::Sender<bool>,
     _dir: Option<TempDir>,
 }
@@ -70,6 +71,15 @@ pub fn provider(
     format!(
         "[[providers]]\nname = \"{name}\"\nformat = \"{format}\"\nbase_url = \"http://{addr}\"\npriority = {priority}\n{extra}\nmodels = {{ {} }}\nkeys = [{{ name = \"k\", api_key = \"upstream-secret-{name}\" }}]\n\n",
         models.join(", ")
+    )
+}
+
+/// `toml` with every provider key written by [`provider`] told not to rest after a 429 that
+/// names no reset: for tests that provoke 429s and then expect the same key to answer.
+pub fn no_cooldown(toml: &str) -> String {
+    toml.replace(
+        "api_key = \"upstream-secret-",
+        "limits = { cooldown_secs = 0 }, api_key = \"upstream-secret-",
     )
 }
 
@@ -115,7 +125,18 @@ async fn start_gateway_on(file: config::ConfigFile, path: Option<PathBuf>, dir: 
         .unwrap_or_else(|e| panic!("plugins did not load: {e}"));
     tokio::spawn(aether::plugin_registry::watch::watch(plugins.clone()));
     let edge = EdgeSettings::from_section(&loaded.file.server.edge);
-    let gateway = Arc::new(Gateway::new(store.clone(), telemetry.clone(), plugins.clone(), edge));
+    let limiter = Arc::new(aether::limits::Limiter::new(&loaded.file.redis).unwrap());
+    // The upkeep (lease renewal) stops with the gateway, as a stopped instance's would.
+    let mut upkeep_stopped = stopped.clone();
+    let upkeep = limiter.clone().keep_up();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = upkeep => {}
+            _ = upkeep_stopped.changed() => {}
+        }
+    });
+    let gateway =
+        Arc::new(Gateway::new(store.clone(), telemetry.clone(), plugins.clone(), edge).with_limiter(limiter.clone()));
     let app = Edge::plain(gateway, ConnectionCap::new(edge.max_connections));
     tokio::spawn(aether::listener::serve(listener, Arc::new(app), stopped));
     TestGateway {
@@ -123,6 +144,7 @@ async fn start_gateway_on(file: config::ConfigFile, path: Option<PathBuf>, dir: 
         store,
         telemetry,
         plugins,
+        limiter,
         _stop: stop,
         _dir: Some(dir),
     }
