@@ -63,16 +63,12 @@ run() {
   local before mock_before; before=$(ticks "$GW_PID"); mock_before=$(ticks "$MOCK_PID")
   env "$@" wrk -t$THREADS -c$CONNS -d${DURATION}s --latency -s bench/convert.lua "http://127.0.0.1:$GW$path" > "$WORK/wrk.txt"
   local used=$(( $(ticks "$GW_PID") - before )) mock_used=$(( $(ticks "$MOCK_PID") - mock_before ))
-  python3 - "$WORK/wrk.txt" "$used" "$mock_used" "$(getconf CLK_TCK)" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
+  PYTHONPATH=bench python3 - "$WORK/wrk.txt" "$used" "$mock_used" "$(getconf CLK_TCK)" <<'PY'
+import sys
+from wrk_stats import parse
+s = parse(sys.argv[1])
 used, mock_used, hz = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-m = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\b", t, re.M)
-p50 = float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-reqs = max(int(re.search(r"(\d+) requests in", t).group(1)), 1)
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-print(f"{rps:.0f} {p50:.2f} {used / hz * 1e6 / reqs:.0f} {mock_used / hz * 1e6 / reqs:.0f} {bad.group(1) if bad else 0}")
+print(f"{s.rps:.0f} {s.p50_ms:.2f} {used / hz * 1e6 / s.requests:.0f} {mock_used / hz * 1e6 / s.requests:.0f} {s.non2xx}")
 PY
 }
 

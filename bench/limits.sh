@@ -79,18 +79,14 @@ run() {
   local before calls_before; before=$(ticks "$pid"); calls_before=$(redis_calls)
   env "$@" wrk -t$THREADS -c"$conns" -d${DURATION}s --latency -s bench/convert.lua "http://127.0.0.1:$gw/v1/messages" > "$WORK/wrk.txt"
   local used=$(( $(ticks "$pid") - before )) calls=$(( $(redis_calls) - calls_before ))
-  python3 - "$WORK/wrk.txt" "$used" "$(getconf CLK_TCK)" "$calls" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
+  PYTHONPATH=bench python3 - "$WORK/wrk.txt" "$used" "$(getconf CLK_TCK)" "$calls" <<'PY'
+import sys
+from wrk_stats import parse
+s = parse(sys.argv[1])
 used, hz, calls = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-m = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\b", t, re.M)
-p50 = float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-reqs = max(int(re.search(r"(\d+) requests in", t).group(1)), 1)
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if bad and int(bad.group(1)):
-    sys.exit(f"{bad.group(1)} non-2xx responses: a limit refused (raise it) or the gateway failed")
-print(f"{rps:.0f} {p50:.3f} {used / hz * 1e6 / reqs:.1f} {calls / reqs:.2f}")
+if s.non2xx:
+    sys.exit(f"{s.non2xx} non-2xx responses: a limit refused (raise it) or the gateway failed")
+print(f"{s.rps:.0f} {s.p50_ms:.3f} {used / hz * 1e6 / s.requests:.1f} {calls / s.requests:.2f}")
 PY
 }
 

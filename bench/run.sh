@@ -75,20 +75,13 @@ measure() {
   local before; before=$(ticks "$@")
   wrk -t$THREADS -c$CONNS -d${DURATION}s --latency -s "bench/$script" "$url/v1/chat/completions" > "$WORK/wrk.txt"
   local used=$(( $(ticks "$@") - before ))
-  python3 - "$WORK/wrk.txt" "$used" "$(getconf CLK_TCK)" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
+  PYTHONPATH=bench python3 - "$WORK/wrk.txt" "$used" "$(getconf CLK_TCK)" <<'PY'
+import sys
+from wrk_stats import parse
+s = parse(sys.argv[1])
 used, hz = int(sys.argv[2]), int(sys.argv[3])
-def ms(label):
-    m = re.search(r"^\s+%s\s+([\d.]+)(us|ms|s)\b" % label, t, re.M)
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-sock = re.search(r"Socket errors: (.*)", t)
-reqs = int(re.search(r"(\d+) requests in", t).group(1))
-cpu = used / hz * 1e6 / max(reqs, 1)
-print(f"{rps:.0f} {ms('50%'):.2f} {ms('99%'):.2f} {int(errs.group(1)) if errs else 0}{'+' + sock.group(1).replace(' ', '') if sock else ''} {cpu:.0f}")
+sock = "+" + s.socket_errors if s.socket_errors else ""
+print(f"{s.rps:.0f} {s.p50_ms:.2f} {s.p99_ms:.2f} {s.non2xx}{sock} {used / hz * 1e6 / s.requests:.0f}")
 PY
 }
 

@@ -82,7 +82,8 @@ def config(mock_port, gw_port, admin_port, tmp):
             f'format = "{fmt}"',
             f'base_url = "http://127.0.0.1:{mock_port}"',
             f'models = {{ "{model}" = "{model}" }}',
-            'keys = [{ name = "k", api_key = "mock-key" }]',
+            # The mock's 429s name no reset: do not rest the one key after each.
+            'keys = [{ name = "k", api_key = "mock-key", limits = { cooldown_secs = 0 } }]',
         ]
     return "\n".join(out) + "\n"
 
