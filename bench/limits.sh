@@ -56,7 +56,7 @@ if client_extra:
 t += "\n[pricing.models.\"mock-claude\"]\ninput = 3.0\noutput = 15.0\n\n[telemetry]\nsink = \"off\"\n" + tail_extra
 open(dst, "w").write(t)
 PY
-  RUST_LOG=warn "$BIN" serve --config "$WORK/$name.toml" >/dev/null 2>&1 &
+  RUST_LOG=warn "$BIN" serve --config "$WORK/$name.toml" >"$WORK/$name.log" 2>&1 &
   local pid=$!; pids+=($pid)
   wait_port "$port"
   echo "$port $pid $admin"
@@ -69,7 +69,10 @@ url = \"redis://127.0.0.1:$REDIS\"
 ")"
 pids+=("$OFF_PID" "$LOCAL_PID" "$REDIS_PID")
 
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+ticks() {
+  [ -r "/proc/$1/stat" ] || { echo "process $1 is gone; the gateways' logs:" >&2; tail -n 20 "$WORK"/*.log >&2; exit 1; }
+  awk '{print $14+$15}' "/proc/$1/stat"
+}
 redis_calls() { redis-cli -p "$REDIS" info commandstats | python3 -c '
 import re, sys
 print(sum(int(m.group(1)) for m in re.finditer(r"calls=(\d+)", sys.stdin.read())))'; }
@@ -77,7 +80,7 @@ print(sum(int(m.group(1)) for m in re.finditer(r"calls=(\d+)", sys.stdin.read())
 run() {
   local gw=$1 pid=$2 conns=$3; shift 3
   local before calls_before; before=$(ticks "$pid"); calls_before=$(redis_calls)
-  env "$@" wrk -t$THREADS -c"$conns" -d${DURATION}s --latency -s bench/convert.lua "http://127.0.0.1:$gw/v1/messages" > "$WORK/wrk.txt"
+  env "$@" wrk -t$(( conns < THREADS ? conns : THREADS )) -c"$conns" -d${DURATION}s --latency -s bench/convert.lua "http://127.0.0.1:$gw/v1/messages" > "$WORK/wrk.txt"
   local used=$(( $(ticks "$pid") - before )) calls=$(( $(redis_calls) - calls_before ))
   PYTHONPATH=bench python3 - "$WORK/wrk.txt" "$used" "$(getconf CLK_TCK)" "$calls" <<'PY'
 import sys

@@ -245,6 +245,8 @@ async fn a_budget_is_never_exceeded_by_50_concurrent_requests() {
             budgets.len() == 1 && budgets[0] == 0.0
         })
         .await;
+        // Every admission, settlement and renewal got its answer.
+        assert_eq!(gw.limiter.stats().redis_errors(), 0, "{store:?}");
     }
 }
 
@@ -633,4 +635,177 @@ async fn a_redis_that_never_answers_costs_a_timeout_not_a_hang() {
         started.elapsed()
     );
     assert_eq!(gw.limiter.redis_up(), Some(false));
+}
+
+/// The Lua scripts and the in-process store give the same answers to the same sequence:
+/// rates and their give-back, leases, budgets, cooldowns, adaptive concurrency and
+/// affinity (retry times aside, which depend on each one's clock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lua_scripts_and_the_local_store_agree() {
+    use aether::limits::admission::{AdmitAnswer, AdmitRequest, Affinity, Pressure, Settled};
+    use aether::limits::local::LocalStore;
+    use aether::limits::now_ms;
+    use aether::limits::shared::SharedStore;
+    use aether::limits::take::{KeyTakes, LimitName, Owner, Take, TakeKind};
+
+    if !redis_answers().await {
+        eprintln!("skipping: nothing answers at {REDIS} (.ci/run starts one)");
+        return;
+    }
+    let prefix = format!("test-{}", aether::request_id::next());
+    let shared = SharedStore::new(
+        &format!("redis://{REDIS}"),
+        &prefix,
+        Duration::from_secs(2),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let local = LocalStore::default();
+    let take = |kind, key: &str, limit, amount, name| Take {
+        kind,
+        key: key.into(),
+        limit,
+        amount,
+        name,
+        owner: Owner::Client(Arc::from("c")),
+        resets_at_ms: 0,
+        adaptive: None,
+    };
+    let rpm = take(TakeKind::Rate, "r:rpm", 2, 1, LimitName::Requests);
+    let tpm = take(TakeKind::Rate, "r:tpm", 100, 80, LimitName::Tokens);
+    let lease = take(TakeKind::Lease, "c:one", 1, 1, LimitName::Concurrent);
+    let budget = take(TakeKind::Budget, "b:total", 1000, 600, LimitName::BudgetTotal);
+    let key = |name: &str, adaptive: bool| {
+        let mut lease = take(TakeKind::Lease, &format!("c:{name}"), 4, 1, LimitName::Concurrent);
+        if adaptive {
+            lease.adaptive = Some((format!("adapt:{name}"), 1));
+        }
+        KeyTakes {
+            scope: Arc::from(name),
+            cool_key: format!("cool:{name}"),
+            takes: vec![lease],
+        }
+    };
+    let keys = [key("a", true), key("b", false)];
+    let affinity = Affinity {
+        key: "aff:c:m".into(),
+        ttl_ms: 60_000,
+        tier: 2,
+    };
+    // Only what both must agree on: the verdict, which take or key, what is left.
+    let shape = |a: AdmitAnswer| match a {
+        AdmitAnswer::Admitted { chosen, skipped } => {
+            format!(
+                "admitted {chosen:?} skipped {:?}",
+                skipped.iter().map(|s| (s.candidate, s.reason)).collect::<Vec<_>>()
+            )
+        }
+        AdmitAnswer::Refused { take, remaining, .. } => format!("refused take {take} remaining {remaining}"),
+        AdmitAnswer::KeysBusy { skipped, .. } => {
+            format!(
+                "busy {:?}",
+                skipped.iter().map(|s| (s.candidate, s.reason)).collect::<Vec<_>>()
+            )
+        }
+    };
+    let mut step = 0;
+    let mut both = async |client: &[Take], candidates: &[KeyTakes], affine: bool| {
+        step += 1;
+        let id = format!("req-{step}");
+        let req = AdmitRequest {
+            id: &id,
+            client,
+            candidates,
+            affinity: affine.then_some(&affinity),
+        };
+        let l = shape(local.admit(&req, now_ms()));
+        let s = shape(shared.admit(&req, now_ms()).await.unwrap());
+        assert_eq!(l, s, "step {step}");
+        l
+    };
+    assert!(
+        both(std::slice::from_ref(&rpm), &[], false)
+            .await
+            .starts_with("admitted")
+    );
+    assert!(
+        both(std::slice::from_ref(&rpm), &[], false)
+            .await
+            .starts_with("admitted")
+    );
+    assert_eq!(
+        both(std::slice::from_ref(&rpm), &[], false).await,
+        "refused take 0 remaining 0"
+    );
+    // Tokens: 80 of 100 taken; a second 80 does not fit until 70 come back.
+    assert!(
+        both(std::slice::from_ref(&tpm), &[], false)
+            .await
+            .starts_with("admitted")
+    );
+    assert_eq!(
+        both(std::slice::from_ref(&tpm), &[], false).await,
+        "refused take 0 remaining 20"
+    );
+    let give_back = [Settled {
+        take: tpm.clone(),
+        used: 10,
+    }];
+    local.settle("req-4", &give_back, now_ms());
+    shared.settle("req-4", &give_back, now_ms()).await.unwrap();
+    assert!(
+        both(std::slice::from_ref(&tpm), &[], false)
+            .await
+            .starts_with("admitted")
+    );
+    // All or nothing: the lease fits, the budget's second worst case does not.
+    assert!(
+        both(&[lease.clone(), budget.clone()], &[], false)
+            .await
+            .starts_with("admitted")
+    );
+    assert_eq!(
+        both(std::slice::from_ref(&budget), &[], false).await,
+        "refused take 0 remaining 400"
+    );
+    assert_eq!(
+        both(std::slice::from_ref(&lease), &[], false).await,
+        "refused take 0 remaining 0"
+    );
+    let settled = [
+        Settled {
+            take: lease.clone(),
+            used: 0,
+        },
+        Settled {
+            take: budget.clone(),
+            used: 100,
+        },
+    ];
+    local.settle("req-7", &settled, now_ms());
+    shared.settle("req-7", &settled, now_ms()).await.unwrap();
+    assert!(
+        both(&[lease.clone(), budget.clone()], &[], false)
+            .await
+            .starts_with("admitted")
+    );
+    // Keys: a cooling down, so b; with affinity, b first from now on.
+    local.cool("cool:a", now_ms() + 60_000);
+    shared.pressure("cool:a", 60_000, None, now_ms()).await.unwrap();
+    assert_eq!(
+        both(&[], &keys, true).await,
+        "admitted Some(1) skipped [(0, CoolingDown)]"
+    );
+    assert_eq!(both(&[], &keys, true).await, "admitted Some(1) skipped []");
+    // Adaptive: d's concurrency of 4 halves twice to 1.
+    for _ in 0..2 {
+        local.adapt("adapt:d", Pressure::Throttled, 1, 4);
+        shared
+            .pressure("cool:d", 0, Some(("adapt:d", Pressure::Throttled, 1, 4)), now_ms())
+            .await
+            .unwrap();
+    }
+    let d_only = [key("d", true)];
+    assert_eq!(both(&[], &d_only, false).await, "admitted Some(0) skipped []");
+    assert_eq!(both(&[], &d_only, false).await, "busy [(0, Full)]");
 }

@@ -9,6 +9,7 @@
 //! (calls fail at once, so a Redis outage costs requests no waiting), then tries again. The
 //! connection manager reconnects on its own.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -44,7 +45,11 @@ pub enum SharedError {
 
 /// The Redis store.
 pub struct SharedStore {
-    manager: ConnectionManager,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// Made on first use, inside a runtime (the manager spawns its connection's tasks on
+    /// the runtime it is made on; the gateway is built before any runtime runs).
+    manager: OnceLock<ConnectionManager>,
     prefix: String,
     timeout: Duration,
     lease_ms: i64,
@@ -131,9 +136,10 @@ impl SharedStore {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_lazy_with_config(client, config).map_err(SharedError::Redis)?;
         Ok(SharedStore {
-            manager,
+            client,
+            config,
+            manager: OnceLock::new(),
             prefix: format!("{{{prefix}}}:"),
             timeout,
             lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
@@ -157,11 +163,22 @@ impl SharedStore {
         &self.prefix
     }
 
+    /// The connection manager, made on the first call (always inside a runtime).
+    fn connection(&self) -> Result<ConnectionManager, SharedError> {
+        if let Some(m) = self.manager.get() {
+            return Ok(m.clone());
+        }
+        let made = ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            .map_err(SharedError::Redis)?;
+        // Two first calls at once: one manager wins, the other is dropped.
+        Ok(self.manager.get_or_init(|| made).clone())
+    }
+
     async fn run(&self, call: &Call, script: &Script, now_ms: i64) -> Result<Vec<i64>, SharedError> {
         if self.down_until_ms.load(Ordering::Relaxed) > now_ms {
             return Err(SharedError::Down);
         }
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection()?;
         let inv = call.invocation(script);
         let result = match tokio::time::timeout(self.timeout, inv.invoke_async::<Vec<i64>>(&mut conn)).await {
             Err(_) => Err(SharedError::Timeout(self.timeout)),
@@ -311,7 +328,7 @@ impl SharedStore {
                 Counter::Adaptive { .. } => pipe.cmd("GET").arg(&key),
             };
         }
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection()?;
         let values: Vec<redis::Value> = match tokio::time::timeout(self.timeout * 4, pipe.query_async(&mut conn)).await
         {
             Err(_) => return Err(SharedError::Timeout(self.timeout * 4)),

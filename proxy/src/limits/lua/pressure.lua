@@ -18,4 +18,4 @@ if pressure ~= '-' then
   end
   redis.call('SET', KEYS[2], tostring(current), 'PX', 3600000)
 end
-return 1
+return { 1 }

@@ -12,4 +12,4 @@ for i, key in ipairs(KEYS) do
     redis.call('PEXPIRE', key, 2 * tonumber(ARGV[1]))
   end
 end
-return 1
+return { 1 }

@@ -44,4 +44,4 @@ for _ = 1, tonumber(ARGV[2]) do
     end
   end
 end
-return 1
+return { 1 }
