@@ -7,7 +7,7 @@
 #
 # Reports, per row, the medians of ROUNDS runs: req/s, p50 and the gateway's CPU per request
 # at CONNS connections, and p50 at one connection (the latency a limit adds); for Redis, the
-# Redis calls per request (Redis's own command counts over the run) and the mean round trip.
+# Redis round trips per request (the scripts Redis ran over the run, by its own counts).
 #
 # Usage: bench/limits.sh [seconds-per-run] [connections]   (ROUNDS=3 by default)
 # Needs: wrk, python3, redis-server (a throwaway one is started on a free port), a release
@@ -73,9 +73,10 @@ ticks() {
   [ -r "/proc/$1/stat" ] || { echo "process $1 is gone; the gateways' logs:" >&2; tail -n 20 "$WORK"/*.log >&2; exit 1; }
   awk '{print $14+$15}' "/proc/$1/stat"
 }
+# Round trips: the scripts called (a command a script runs inside Redis is not one).
 redis_calls() { redis-cli -p "$REDIS" info commandstats | python3 -c '
 import re, sys
-print(sum(int(m.group(1)) for m in re.finditer(r"calls=(\d+)", sys.stdin.read())))'; }
+print(sum(int(m.group(1)) for m in re.finditer(r"cmdstat_(?:evalsha|eval|script):calls=(\d+)", sys.stdin.read())))'; }
 # One run: "req/s p50_ms cpu_us_per_request redis_calls_per_request".
 run() {
   local gw=$1 pid=$2 conns=$3; shift 3
@@ -98,7 +99,7 @@ echo
 echo "Claude client → Claude upstream (the mock), limits off / in the process / through Redis;"
 echo "medians of $ROUNDS runs each, alternating. Ratios are against limits off."
 echo
-echo "| traffic | limits | req/s ($CONNS conns) | p50 ms | gateway CPU µs / req | CPU vs off | p50 ms at 1 conn | added at 1 conn, µs | Redis calls / req |"
+echo "| traffic | limits | req/s ($CONNS conns) | p50 ms | gateway CPU µs / req | CPU vs off | p50 ms at 1 conn | added at 1 conn, µs | Redis round trips / req |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for traffic in "body:0:text:20:1" "stream20:1:text:20:1"; do
   IFS=: read -r label stream scenario chunks tools <<<"$traffic"

@@ -194,6 +194,7 @@ pub struct Limiter {
     /// Redis round-trip times in microseconds, summed, and their count.
     round_trips: Mutex<(u64, u64)>,
     stats: LimitStats,
+    calendar: period::Calendar,
 }
 
 /// What the request path hands [`Limiter::admit`].
@@ -258,6 +259,7 @@ impl Limiter {
             local_cooldowns: AtomicUsize::new(0),
             round_trips: Mutex::new((0, 0)),
             stats: LimitStats::default(),
+            calendar: period::Calendar::default(),
         }
     }
 
@@ -316,7 +318,10 @@ impl Limiter {
             return Ok(Ticket::nothing(self.clone(), input.id));
         }
         let name: Arc<str> = Arc::from(input.client.name.as_str());
-        let client = client_limits.map_or_else(Vec::new, |l| take::client_takes(&name, l, input.model, &input.demand));
+        let client = client_limits.map_or_else(Vec::new, |l| {
+            let periods = self.calendar.at(input.demand.now_ms);
+            take::client_takes(&name, l, input.model, &input.demand, &periods)
+        });
         let keys: Vec<KeyTakes> = input
             .candidates
             .iter()
@@ -578,7 +583,7 @@ impl Limiter {
     pub async fn upkeep(&self) {
         let now = now_ms();
         // Budget periods that ended: a day or month other than this one.
-        let periods = period::Periods::at(now);
+        let periods = self.calendar.at(now);
         self.local.prune(now, 61_000, |key| {
             !(key.ends_with(&periods.day) || key.ends_with(&periods.month) || key.ends_with(periods.total))
         });
@@ -627,9 +632,10 @@ impl Limiter {
             let name: Arc<str> = Arc::from(client.name.as_str());
             let mut models: Vec<&String> = limits.models.keys().collect();
             models.sort();
-            let mut takes = take::client_takes(&name, limits, "", &demand);
+            let periods = self.calendar.at(now);
+            let mut takes = take::client_takes(&name, limits, "", &demand, &periods);
             for m in models {
-                let per_model = take::client_takes(&name, limits, m, &demand);
+                let per_model = take::client_takes(&name, limits, m, &demand, &periods);
                 takes.extend(
                     per_model
                         .into_iter()

@@ -1,6 +1,8 @@
 //! Budget periods: the UTC calendar day and month a moment falls in, their names in the
 //! store, and when they end.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use time::{Date, Month, OffsetDateTime, Time};
 
 /// The periods of one moment.
@@ -16,6 +18,28 @@ pub struct Periods {
     pub month_ends_ms: i64,
     /// `total`.
     pub total: &'static str,
+}
+
+/// The periods of the current day, worked out once a day rather than per request.
+#[derive(Debug, Default)]
+pub struct Calendar {
+    today: Mutex<Option<Arc<Periods>>>,
+}
+
+impl Calendar {
+    /// The periods `now_ms` falls in.
+    pub fn at(&self, now_ms: i64) -> Arc<Periods> {
+        let mut today = self.today.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*today {
+            // Same day: the day started before now and ends after it.
+            Some(p) if now_ms < p.day_ends_ms && now_ms >= p.day_ends_ms - 86_400_000 => p.clone(),
+            _ => {
+                let p = Arc::new(Periods::at(now_ms));
+                *today = Some(p.clone());
+                p
+            }
+        }
+    }
 }
 
 impl Periods {
@@ -48,6 +72,14 @@ impl Periods {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_calendar_turns_at_midnight() {
+        let c = Calendar::default();
+        assert_eq!(c.at(1_798_761_599_500).day, "d2026-12-31");
+        assert_eq!(c.at(1_798_761_599_900).day, "d2026-12-31");
+        assert_eq!(c.at(1_798_761_600_000).day, "d2027-01-01");
+    }
 
     #[test]
     fn days_and_months_end_at_utc_midnight() {

@@ -217,8 +217,15 @@ fn rate_takes(out: &mut Vec<Take>, scope: &str, owner: &Owner, rates: &Rates, to
     }
 }
 
-/// A client key's takes for one request on `model` (canonical).
-pub fn client_takes(name: &Arc<str>, limits: &ClientLimits, model: &str, demand: &Demand) -> Vec<Take> {
+/// A client key's takes for one request on `model` (canonical), in the budget periods of
+/// `periods`.
+pub fn client_takes(
+    name: &Arc<str>,
+    limits: &ClientLimits,
+    model: &str,
+    demand: &Demand,
+    periods: &super::period::Periods,
+) -> Vec<Take> {
     let mut out = Vec::new();
     let owner = Owner::Client(name.clone());
     rate_takes(&mut out, &format!("c:{name}"), &owner, &limits.rates, demand.tokens);
@@ -226,7 +233,6 @@ pub fn client_takes(name: &Arc<str>, limits: &ClientLimits, model: &str, demand:
         let owner = Owner::ClientModel(name.clone(), Arc::from(model));
         rate_takes(&mut out, &format!("c:{name}:m:{model}"), &owner, rates, demand.tokens);
     }
-    let periods = super::period::Periods::at(demand.now_ms);
     for (limit, name_, period, resets) in [
         (
             limits.budgets.daily,
@@ -310,7 +316,8 @@ mod tests {
             cost: NanoUsd(7),
             now_ms: 1_765_152_000_000, // 2025-12-08T00:00:00Z
         };
-        let takes = client_takes(&Arc::from("demo"), &limits, "m", &demand);
+        let periods = crate::limits::period::Periods::at(demand.now_ms);
+        let takes = client_takes(&Arc::from("demo"), &limits, "m", &demand, &periods);
         let names: Vec<_> = takes.iter().map(|t| (t.name, t.key.as_str(), t.amount)).collect();
         assert_eq!(
             names,
@@ -325,7 +332,10 @@ mod tests {
         );
         assert_eq!(takes[4].resets_at_ms, 1_765_152_000_000 + 86_400_000);
         // Another model gets only the key's own limits.
-        assert_eq!(client_takes(&Arc::from("demo"), &limits, "other", &demand).len(), 5);
+        assert_eq!(
+            client_takes(&Arc::from("demo"), &limits, "other", &demand, &periods).len(),
+            5
+        );
     }
 
     #[test]
