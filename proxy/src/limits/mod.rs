@@ -195,7 +195,17 @@ pub struct Limiter {
     round_trips: Mutex<(u64, u64)>,
     stats: LimitStats,
     calendar: period::Calendar,
+    /// Settlements waiting for the next call to Redis: while one call is out, the ones that
+    /// end meanwhile gather here and go in the next, so under load a call settles many.
+    pending: Mutex<Vec<(Arc<str>, Vec<Settled>)>>,
+    /// Whether the task that sends them has been started (on the first settlement, inside
+    /// a runtime).
+    flusher: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
 }
+
+/// The most requests one settlement call carries.
+const SETTLE_BATCH: usize = 256;
 
 /// What the request path hands [`Limiter::admit`].
 #[derive(Debug)]
@@ -260,6 +270,9 @@ impl Limiter {
             round_trips: Mutex::new((0, 0)),
             stats: LimitStats::default(),
             calendar: period::Calendar::default(),
+            pending: Mutex::new(Vec::new()),
+            flusher: std::sync::atomic::AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -477,21 +490,44 @@ impl Limiter {
             Backend::Local => self.local.settle(&id, &items, now_ms()),
             Backend::Shared => {
                 self.live.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
-                let this = self.clone();
-                let run = async move {
-                    let Some(shared) = &this.shared else { return };
-                    if let Err(e) = shared.settle(&id, &items, now_ms()).await {
-                        // The leases lapse on their own; the budget keeps the reservation
-                        // until it lapses too (never less than the real spend).
-                        this.stats.redis_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!("limits: could not settle request {id}: {e}");
-                    }
-                };
-                match tokio::runtime::Handle::try_current() {
-                    Ok(handle) => {
-                        handle.spawn(run);
-                    }
-                    Err(_) => tracing::warn!("limits: no runtime to settle a request on"),
+                self.pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((id, items));
+                self.start_flusher();
+                self.wake.notify_one();
+            }
+        }
+    }
+
+    /// Starts the task that sends settlements to Redis, once.
+    fn start_flusher(self: &Arc<Self>) {
+        if self.flusher.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(self.clone().flush_settlements());
+            }
+            Err(_) => {
+                self.flusher.store(false, Ordering::Release);
+                tracing::warn!("limits: no runtime to settle on; settlements wait for the next request");
+            }
+        }
+    }
+
+    /// Sends what has gathered, in calls of up to [`SETTLE_BATCH`] requests, whenever a
+    /// settlement arrives. A failed call is logged: its leases and reservations lapse on
+    /// their own (a reservation never counts for less than the real spend).
+    async fn flush_settlements(self: Arc<Self>) {
+        let Some(shared) = &self.shared else { return };
+        loop {
+            self.wake.notified().await;
+            let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+            for chunk in batch.chunks(SETTLE_BATCH) {
+                if let Err(e) = shared.settle_many(chunk, now_ms()).await {
+                    self.stats.redis_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("limits: could not settle {} requests: {e}", chunk.len());
                 }
             }
         }

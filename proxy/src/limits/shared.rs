@@ -9,8 +9,8 @@
 //! (calls fail at once, so a Redis outage costs requests no waiting), then tries again. The
 //! connection manager reconnects on its own.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -246,22 +246,30 @@ impl SharedStore {
 
     /// Settles what `id` took.
     pub async fn settle(&self, id: &str, items: &[Settled], now_ms: i64) -> Result<(), SharedError> {
+        self.settle_many(&[(Arc::from(id), items.to_vec())], now_ms).await
+    }
+
+    /// Settles what several requests took, in one script call.
+    pub async fn settle_many(&self, batch: &[(Arc<str>, Vec<Settled>)], now_ms: i64) -> Result<(), SharedError> {
         let mut call = Call::default();
-        call.arg(id);
-        call.arg(items.len());
-        for s in items {
-            let t = &s.take;
-            call.arg(t.kind.code());
-            let index = call.key(&self.prefix, &t.key);
-            if t.kind == TakeKind::Budget {
-                call.key(&self.prefix, &format!("{}:r", t.key));
-                call.key(&self.prefix, &format!("{}:a", t.key));
+        call.arg(batch.len());
+        for (id, items) in batch {
+            call.arg(id);
+            call.arg(items.len());
+            for s in items {
+                let t = &s.take;
+                call.arg(t.kind.code());
+                let index = call.key(&self.prefix, &t.key);
+                if t.kind == TakeKind::Budget {
+                    call.key(&self.prefix, &format!("{}:r", t.key));
+                    call.key(&self.prefix, &format!("{}:a", t.key));
+                }
+                call.arg(index);
+                call.arg(t.limit);
+                call.arg(t.amount);
+                call.arg(s.used);
+                call.arg(t.resets_at_ms);
             }
-            call.arg(index);
-            call.arg(t.limit);
-            call.arg(t.amount);
-            call.arg(s.used);
-            call.arg(t.resets_at_ms);
         }
         self.run(&call, &self.settle, now_ms).await.map(drop)
     }

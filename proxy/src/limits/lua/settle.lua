@@ -1,20 +1,16 @@
--- Aether: settle what one request took. Rates are corrected to what was used (given back
--- or topped up), leases released, budget reservations replaced by the real spend.
--- The rules are those of LocalStore::settle in proxy/src/limits/local.rs.
+-- Aether: settle what requests took, a batch of them in one call. Rates are corrected to
+-- what was used (given back or topped up), leases released, budget reservations replaced by
+-- the real spend. The rules are those of LocalStore::settle in proxy/src/limits/local.rs.
 --
--- ARGV: id, n, n × (kind, key index, limit, amount, used, extra); kinds and keys as in
--- admit.lua (a budget's three keys in a row; extra: when its period ends, 0: never).
+-- ARGV: r, then r × (id, n, n × (kind, key index, limit, amount, used, extra)); kinds and
+-- keys as in admit.lua (a budget's three keys in a row; extra: when its period ends, 0:
+-- never).
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local id = ARGV[1]
-local pos = 3
-for _ = 1, tonumber(ARGV[2]) do
-  local kind, k = ARGV[pos], KEYS[tonumber(ARGV[pos + 1])]
-  local limit, amount, used, extra =
-    tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3]), tonumber(ARGV[pos + 4]), tonumber(ARGV[pos + 5])
-  local key_index = tonumber(ARGV[pos + 1])
-  pos = pos + 6
+
+local function settle(id, kind, key_index, limit, amount, used, extra)
+  local k = KEYS[key_index]
   if kind == 'r' then
     local delta = used - amount
     if delta ~= 0 then
@@ -42,6 +38,18 @@ for _ = 1, tonumber(ARGV[2]) do
     if extra > 0 then
       redis.call('PEXPIREAT', k, extra + 86400000)
     end
+  end
+end
+
+local pos = 2
+for _ = 1, tonumber(ARGV[1]) do
+  local id = ARGV[pos]
+  local n = tonumber(ARGV[pos + 1])
+  pos = pos + 2
+  for _ = 1, n do
+    settle(id, ARGV[pos], tonumber(ARGV[pos + 1]), tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3]),
+      tonumber(ARGV[pos + 4]), tonumber(ARGV[pos + 5]))
+    pos = pos + 6
   end
 end
 return { 1 }
