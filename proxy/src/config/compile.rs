@@ -288,11 +288,19 @@ impl RuntimeConfig {
             .filter_map(|c| c.key.as_deref())
             .filter_map(|raw| SecretRef::parse(raw).resolve())
             .collect();
+        // The Redis URL may carry a password: it and the whole URL are redacted too.
+        let redis_url = file.redis.url.as_deref().and_then(|u| SecretRef::parse(u).resolve());
+        let redis_password = redis_url
+            .as_ref()
+            .and_then(|u| url::Url::parse(u.expose()).ok())
+            .and_then(|u| u.password().map(str::to_owned));
         let secrets = Redactor::new(
             providers
                 .iter()
                 .flat_map(|(p, _)| p.keys.iter().map(|k| k.secret.expose()))
-                .chain(client_secrets.iter().map(Secret::expose)),
+                .chain(client_secrets.iter().map(Secret::expose))
+                .chain(redis_url.iter().map(Secret::expose))
+                .chain(redis_password.as_deref()),
         );
         Ok(Compiled {
             runtime: RuntimeConfig {
@@ -674,6 +682,17 @@ mod tests {
         [aliases]
         large = "big"
     "#;
+
+    #[test]
+    fn a_redis_password_is_redacted_like_a_key() {
+        let text = format!("{FILE}\n[redis]\nurl = \"redis://aether:s3cret-redis-pass@127.0.0.1:6379/0\"\n");
+        let file: ConfigFile = toml::from_str(&text).unwrap();
+        let rt = RuntimeConfig::compile(&file, &CircuitRegistry::default())
+            .unwrap()
+            .runtime;
+        let said = crate::telemetry::bodies::redact("auth failed for s3cret-redis-pass", &rt.secrets);
+        assert!(!said.contains("s3cret-redis-pass"), "{said}");
+    }
 
     #[test]
     fn routes_are_priority_sorted_and_mapped() {
