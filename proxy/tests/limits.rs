@@ -36,6 +36,15 @@ async fn redis_answers() -> bool {
     s.write_all(b"PING\r\n").await.is_ok()
 }
 
+/// Whether Redis answers; when not, says the test skips.
+async fn redis_or_skip() -> bool {
+    let answers = redis_answers().await;
+    if !answers {
+        eprintln!("skipping: nothing answers at {REDIS} (.ci/run starts one)");
+    }
+    answers
+}
+
 /// The stores to test: both, or only the local one (saying why) when no Redis answers.
 async fn stores() -> Vec<Store> {
     if redis_answers().await {
@@ -77,6 +86,16 @@ fn config(upstream: SocketAddr, limits: &str, store: Store) -> String {
 
 fn request_id(r: &Resp) -> String {
     r.header("x-request-id").unwrap().to_owned()
+}
+
+/// Sends one request and says how its record's first attempt ended.
+async fn first_attempt(gw: &TestGateway, client: &Client) -> Option<String> {
+    let r = call(client, "claude", "m", false, &[]).await;
+    gw.record(&request_id(&r))
+        .await
+        .attempts
+        .first()
+        .map(|a| a.outcome.clone())
 }
 
 /// Waits until `ok` holds (settling happens after the response is written).
@@ -252,8 +271,7 @@ async fn a_budget_is_never_exceeded_by_50_concurrent_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_sharing_redis_enforce_one_combined_limit() {
-    if !redis_answers().await {
-        eprintln!("skipping: nothing answers at {REDIS} (.ci/run starts one)");
+    if !redis_or_skip().await {
         return;
     }
     let upstream = mock(MockConfig::default()).await;
@@ -283,8 +301,7 @@ async fn two_instances_sharing_redis_enforce_one_combined_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_instance_frees_its_slots_within_the_lease_time() {
-    if !redis_answers().await {
-        eprintln!("skipping: nothing answers at {REDIS} (.ci/run starts one)");
+    if !redis_or_skip().await {
         return;
     }
     let upstream = mock(MockConfig::default()).await;
@@ -420,8 +437,7 @@ async fn a_client_stays_on_the_key_that_served_it_for_the_affinity_lifetime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_circuit_opened_on_one_instance_rests_the_key_on_every_instance() {
-    if !redis_answers().await {
-        eprintln!("skipping: nothing answers at {REDIS} (.ci/run starts one)");
+    if !redis_or_skip().await {
         return;
     }
     let first = mock(MockConfig {
@@ -442,9 +458,7 @@ async fn a_circuit_opened_on_one_instance_rests_the_key_on_every_instance() {
     assert_eq!(first.request_count(), 2, "A's breaker opened after two failures");
     let cb = Client::new(b.addr);
     eventually("B passes over the key whose circuit A opened", async || {
-        let r = call(&cb, "claude", "m", false, &[]).await;
-        let record = b.record(&request_id(&r)).await;
-        record.attempts.first().is_some_and(|a| a.outcome == "cooling_down")
+        first_attempt(&b, &cb).await.as_deref() == Some("cooling_down")
     })
     .await;
     assert_eq!(first.request_count(), 2, "B never sent the broken key anything");
@@ -467,9 +481,7 @@ async fn a_provider_429_cools_its_key_and_the_next_request_goes_elsewhere() {
         assert_eq!((first.request_count(), second.request_count()), (1, 1));
         // The cooldown is shared off the request path: wait for it to land.
         eventually("the next request passes over the cooling key", async || {
-            let r = call(&client, "claude", "m", false, &[]).await;
-            let record = gw.record(&request_id(&r)).await;
-            record.attempts.first().is_some_and(|a| a.outcome == "cooling_down")
+            first_attempt(&gw, &client).await.as_deref() == Some("cooling_down")
         })
         .await;
         assert_eq!(first.request_count(), 1, "{store:?}: the cooling key was sent nothing");
@@ -551,8 +563,7 @@ impl Outage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_going_away_fails_open_or_closed_by_policy_then_recovers() {
-    if !redis_answers().await {
-        eprintln!("skipping: nothing answers at {REDIS} (.ci/run starts one)");
+    if !redis_or_skip().await {
         return;
     }
     let upstream = mock(MockConfig::default()).await;
@@ -648,8 +659,7 @@ async fn the_lua_scripts_and_the_local_store_agree() {
     use aether::limits::shared::SharedStore;
     use aether::limits::take::{KeyTakes, LimitName, Owner, Take, TakeKind};
 
-    if !redis_answers().await {
-        eprintln!("skipping: nothing answers at {REDIS} (.ci/run starts one)");
+    if !redis_or_skip().await {
         return;
     }
     let prefix = format!("test-{}", aether::request_id::next());
