@@ -229,14 +229,19 @@ impl Gateway {
         };
         let budgets = client.limits.as_ref().is_some_and(|l| l.budgets.any());
         let facts = &request.facts;
-        let demand = limits::demand::estimate(
-            &ctx.config.pricing,
-            &plan.candidates,
-            &facts.model,
-            (facts.estimated_input_tokens, facts.max_output_tokens),
-            budgets,
-            limits::now_ms(),
-        );
+        // Tokens and cost are weighed only when some limit can count them.
+        let demand = if self.limiter.may_count(&client, &plan.candidates) {
+            limits::demand::estimate(
+                &ctx.config.pricing,
+                &plan.candidates,
+                &facts.model,
+                (facts.estimated_input_tokens, facts.max_output_tokens),
+                budgets,
+                limits::now_ms(),
+            )
+        } else {
+            limits::take::Demand::nothing(limits::now_ms())
+        };
         let ticket = self
             .limiter
             .admit(AdmitInput {

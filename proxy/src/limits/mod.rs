@@ -305,6 +305,13 @@ impl Limiter {
         rt.1 += 1;
     }
 
+    /// Whether any limit may count a request of `client` over `candidates` (so its tokens
+    /// and cost are worth estimating): the client's own, a candidate key's, or the shared
+    /// store's (whose admission applies to every request).
+    pub fn may_count(&self, client: &ClientKey, candidates: &[Candidate]) -> bool {
+        self.shared.is_some() || client.limits.is_some() || candidates.iter().any(|c| c.route.key.limits.counts())
+    }
+
     /// Takes every limit of one request, and the first candidate key with room.
     pub async fn admit(self: &Arc<Self>, input: AdmitInput<'_>) -> Result<Ticket, LimitError> {
         let client_limits = input.client.limits.as_deref();
@@ -658,11 +665,7 @@ impl Limiter {
     pub async fn view(&self, config: &RuntimeConfig) -> serde_json::Value {
         let now = now_ms();
         let mut groups: Vec<Group> = Vec::new();
-        let demand = Demand {
-            tokens: 0,
-            cost: NanoUsd::ZERO,
-            now_ms: now,
-        };
+        let demand = Demand::nothing(now);
         for client in config.client_keys() {
             let Some(limits) = &client.limits else { continue };
             let name: Arc<str> = Arc::from(client.name.as_str());

@@ -174,6 +174,17 @@ pub struct Demand {
     pub now_ms: i64,
 }
 
+impl Demand {
+    /// No tokens and no cost (no limit that counts them applies).
+    pub fn nothing(now_ms: i64) -> Demand {
+        Demand {
+            tokens: 0,
+            cost: NanoUsd::ZERO,
+            now_ms,
+        }
+    }
+}
+
 fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }

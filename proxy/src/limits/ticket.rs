@@ -65,11 +65,7 @@ impl Ticket {
             key: None,
             skipped: Vec::new(),
             affinity: None,
-            demand: Demand {
-                tokens: 0,
-                cost: NanoUsd::ZERO,
-                now_ms: 0,
-            },
+            demand: Demand::nothing(0),
             settled: false,
         }
     }
